@@ -1,0 +1,168 @@
+"""Matplotlib figures: what the lessons log with ``add_figure`` (lesson 05) and the static
+pictures read back from the logs, so a lesson shows on GitHub what TensorBoard would show.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from tbviz import logs
+from tbviz.data import CLASSES, unnormalize
+
+
+def _pixels(image: torch.Tensor) -> np.ndarray:
+    """A normalized 1 x H x W (or H x W) tensor as an H x W array in [0, 1]."""
+    return unnormalize(image.detach().cpu().float()).squeeze().numpy()
+
+
+def image_grid(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    classes: Sequence[str] = CLASSES,
+    ncols: int = 3,
+) -> Figure:
+    """A grid of images titled with their class names (lesson 05)."""
+    n = len(images)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.0 * ncols, 2.2 * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(_pixels(images[i]), cmap="gray_r")
+            ax.set_title(classes[int(labels[i])], fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+@torch.no_grad()
+def predictions_figure(
+    net: torch.nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    classes: Sequence[str] = CLASSES,
+) -> Figure:
+    """Images with predicted class, its probability and the true class; green when right,
+    red when wrong (lessons 05 and the training loop)."""
+    was_training = net.training
+    net.eval()
+    device = next(net.parameters()).device
+    probs = torch.softmax(net(images.to(device)), dim=1).cpu()
+    net.train(was_training)
+    conf, pred = probs.max(dim=1)
+    fig, axes = plt.subplots(1, len(images), figsize=(2.1 * len(images), 2.6), squeeze=False)
+    for ax, image, p, c, y in zip(axes.flat, images, pred, conf, labels, strict=True):
+        ax.imshow(_pixels(image), cmap="gray_r")
+        ax.axis("off")
+        right = int(p) == int(y)
+        ax.set_title(
+            f"{classes[int(p)]}, {100 * float(c):.0f}%\n(true: {classes[int(y)]})",
+            color="green" if right else "red",
+            fontsize=8,
+        )
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(preds: torch.Tensor, labels: torch.Tensor, num_classes: int = 10):
+    """Counts: row = true class, column = predicted class."""
+    index = labels.long() * num_classes + preds.long()
+    return torch.bincount(index, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def confusion_matrix_figure(cm: torch.Tensor, classes: Sequence[str] = CLASSES) -> Figure:
+    """A confusion matrix, rows normalized to fractions of each true class (lesson 05)."""
+    frac = cm.float() / cm.sum(dim=1, keepdim=True).clamp(min=1)
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    im = ax.imshow(frac.numpy(), cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(classes)), classes, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            if frac[i, j] >= 0.01:
+                color = "white" if frac[i, j] > 0.5 else "black"
+                ax.text(j, i, f"{frac[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                        color=color)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return fig
+
+
+def scalars_figure(
+    runs: Mapping[str, Path | str],
+    tags: Sequence[str],
+    *,
+    logy: bool = False,
+    title: str | None = None,
+) -> Figure:
+    """One panel per tag, one line per run, read back from the event files: the picture the
+    Scalars dashboard draws. ``runs`` maps a label to a run directory."""
+    fig, axes = plt.subplots(1, len(tags), figsize=(5 * len(tags), 3.4), squeeze=False)
+    for ax, tag in zip(axes.flat, tags, strict=True):
+        for label, run in runs.items():
+            points = logs.scalars(run, tag)
+            ax.plot([s for s, _ in points], [v for _, v in points], label=label)
+        ax.set_title(tag)
+        ax.set_xlabel("step")
+        if logy:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    axes.flat[0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def histograms_figure(run: Path | str, tags: Sequence[str]) -> Figure:
+    """Histograms of each tag over steps, later steps darker: the Histograms dashboard's view."""
+    acc = logs.load(run)
+    fig, axes = plt.subplots(1, len(tags), figsize=(4.5 * len(tags), 3.2), squeeze=False)
+    for ax, tag in zip(axes.flat, tags, strict=True):
+        events = acc.Histograms(tag)
+        for k, event in enumerate(events):
+            h = event.histogram_value
+            edges = np.array(h.bucket_limit)
+            counts = np.array(h.bucket)
+            shade = 0.25 + 0.75 * (k + 1) / len(events)
+            ax.plot(edges, counts, color=plt.cm.viridis(1 - shade), label=f"step {event.step}")
+        ax.set_title(tag, fontsize=9)
+        ax.set_xlim(min(e.histogram_value.min for e in events),
+                    max(e.histogram_value.max for e in events))
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def logged_images(run: Path | str, tag: str) -> list[tuple[int, np.ndarray]]:
+    """``(step, H x W x C array)`` of every image logged under ``tag``, decoded from the logs."""
+    acc = logs.load(run)
+    out = []
+    for event in acc.Images(tag):
+        out.append((event.step, plt.imread(io.BytesIO(event.encoded_image_string), format="png")))
+    return out
+
+
+def show_logged_image(run: Path | str, tag: str, step: int | None = None,
+                      width: float = 8.0) -> Figure:
+    """Draw the image logged under ``tag`` (the last step unless ``step`` is given)."""
+    images = logged_images(run, tag)
+    if not images:
+        raise KeyError(f"no image {tag!r} in {run}")
+    chosen = images[-1] if step is None else next(i for i in images if i[0] == step)
+    pixels = chosen[1]
+    h, w = pixels.shape[:2]
+    fig, ax = plt.subplots(figsize=(width, max(1.0, width * h / w)))
+    ax.imshow(pixels, cmap="gray" if pixels.ndim == 2 else None)
+    ax.set_title(f"{tag} (step {chosen[0]}), read back from the logs", fontsize=9)
+    ax.axis("off")
+    fig.tight_layout()
+    return fig
