@@ -28,8 +28,11 @@ setup: $(STAMP) data
 data: $(STAMP)
 	$(PY) -m tbviz.data
 
+# JupyterLab refuses to run as root (containers, CI machines) unless told --allow-root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks $(JUPYTER_ARGS)
+	$(VENV)/bin/jupyter lab notebooks $(ROOT_FLAG) $(JUPYTER_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

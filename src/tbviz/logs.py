@@ -324,6 +324,8 @@ def add_pr_curves(
     """One precision-recall curve per class (lesson 07): ``labels == c`` against ``probs[:, c]``.
 
     ``labels`` are the true class indices (N), ``probs`` softmax probabilities (N x classes).
+    Labels that equal ``probs.argmax(1)`` everywhere (100+ samples) are refused: those are the
+    model's predictions, the mistake the official tutorial once made.
     """
     labels = _as_tensor("labels", labels)
     probs = _as_tensor("probs", probs)
@@ -348,6 +350,12 @@ def add_pr_curves(
         )
     if labels.min() < 0 or labels.max() >= len(class_names):
         raise ValueError(f"labels must be in 0..{len(class_names) - 1}")
+    if len(labels) >= 100 and bool((labels == probs.argmax(1)).all()):
+        raise ValueError(
+            f"labels equal probs.argmax(1) for all {len(labels)} samples: these look like the "
+            f"model's predictions, not the true labels. Pass the dataset's labels (curves built "
+            f"from predictions compare the model with itself and look perfect)"
+        )
     for c, name in enumerate(class_names):
         writer.add_pr_curve(f"{prefix}/{name}", labels == c, probs[:, c], global_step=step)
 

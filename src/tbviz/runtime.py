@@ -31,12 +31,11 @@ def device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-def seed(value: int = 0) -> torch.Generator:
-    """Seed Python, NumPy and torch; return a torch Generator seeded alike (for shuffling)."""
+def seed(value: int = 0) -> None:
+    """Seed Python, NumPy and torch (their global generators) with ``value``."""
     random.seed(value)
     np.random.seed(value)
     torch.manual_seed(value)
-    return torch.Generator().manual_seed(value)
 
 
 def in_colab() -> bool:

@@ -1,0 +1,143 @@
+"""The training path: what the CLI logs, determinism, live visibility in a real TensorBoard."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+import torch
+
+from tbviz import board, logs, models, train
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory):
+    """One real CLI run with a small epoch budget (1 epoch), full logging on."""
+    logdir = tmp_path_factory.mktemp("cli") / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tbviz.train", "--epochs", "1", "--logdir", str(logdir),
+         "--no-progress"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return logdir, result, proc
+
+
+def test_cli_prints_json_last(cli_run):
+    logdir, result, _ = cli_run
+    assert {"test_accuracy", "seconds", "device", "logdir"} <= result.keys()
+    assert result["logdir"] == str(logdir)
+    assert result["device"] == "cpu" or result["device"].startswith(("cuda", "mps"))
+    assert 0.85 < result["test_accuracy"] <= 1.0  # one epoch of the default model
+    assert result["seconds"] > 0
+
+
+def test_cli_logs_everything_the_course_promises(cli_run):
+    logdir, result, _ = cli_run
+    acc = logs.load(logdir)
+    tags = acc.Tags()
+    steps = result_steps = 55_000 // 256 + 1  # one epoch of 55k training images, batch 256
+    for tag in ("batch/loss", "batch/accuracy", "batch/lr"):
+        points = acc.Scalars(tag)
+        assert [e.step for e in points] == list(range(50, result_steps + 1, 50)), tag
+    for tag in ("Loss/train", "Loss/val", "Accuracy/train", "Accuracy/val"):
+        assert [e.step for e in acc.Scalars(tag)] == [steps], tag
+    assert 0.8 < acc.Scalars("Accuracy/val")[0].value < 1
+    net = models.FastNet()
+    for name, _ in net.named_parameters():
+        assert logs.histogram_steps(logdir, f"weights/{name}") == [steps]
+        assert logs.histogram_steps(logdir, f"grads/{name}") == [steps]
+    assert [e.step for e in acc.Images("predictions")] == [steps]
+    assert acc.Images("predictions")[0].width > 300
+    assert "config/text_summary" in tags["tensors"]
+    hparams = logs.hparams(logdir)
+    assert hparams["lr"] == pytest.approx(0.02) and hparams["model"] == "fast"
+    assert logs.scalars(logdir, "hparam/test_accuracy")[0][1] == pytest.approx(
+        result["test_accuracy"], abs=1e-4
+    )
+    assert (logdir / train.CHECKPOINT).is_file()
+
+
+def test_cli_refuses_to_overwrite_a_run(cli_run):
+    logdir, _, _ = cli_run
+    before = sorted(p.name for p in logdir.iterdir())
+    proc = subprocess.run(
+        [sys.executable, "-m", "tbviz.train", "--epochs", "1", "--logdir", str(logdir)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode != 0
+    assert "already holds a run; pass --resume" in proc.stderr
+    assert sorted(p.name for p in logdir.iterdir()) == before
+
+
+def test_cli_rejects_bad_options():
+    proc = subprocess.run([sys.executable, "-m", "tbviz.train", "--lr", "-1", "--no-log"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "lr must be positive, not -1.0" in proc.stderr
+
+
+def small_splits(n: int = 2048):
+    tr, val, _ = train.load_splits()
+    return train.Split(tr.images[:n], tr.labels[:n]), train.Split(val.images[:512],
+                                                                   val.labels[:512])
+
+
+def test_training_is_deterministic_for_a_seed():
+    tr, val = small_splits()
+    cfg = train.Config(epochs=2, width=8, seed=3)
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(cfg.seed)
+        history = train.fit(cfg.build_model(), tr, val, cfg, device=torch.device("cpu"),
+                            verbose=False)
+        runs.append((history.train_loss, history.val_loss, history.val_acc))
+    assert runs[0] == runs[1]
+    torch.manual_seed(4)
+    other = train.fit(cfg.build_model(), tr, val, train.Config(epochs=2, width=8, seed=4),
+                      device=torch.device("cpu"), verbose=False)
+    assert other.train_loss != runs[0][0]
+
+
+def _server_scalars(port: int, run: str, tag: str) -> list:
+    query = urllib.parse.urlencode({"run": run, "tag": tag})
+    url = f"http://127.0.0.1:{port}/data/plugin/scalars/scalars?{query}"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return json.loads(response.read())
+    except OSError:  # 400 until the run and tag exist
+        return []
+
+
+def test_live_scalar_visible_within_five_seconds(tmp_path):
+    """A scalar logged during training shows through a running TensorBoard within 5 s."""
+    server = board.start(tmp_path)
+    try:
+        writer = logs._make_writer(tmp_path / "live", None)
+        try:
+            writer.add_scalar("batch/loss", 1.0, 1)  # the run exists before we time
+            deadline = time.monotonic() + 30
+            while not _server_scalars(server.port, "live", "batch/loss"):
+                assert time.monotonic() < deadline, "the run never appeared"
+                time.sleep(0.2)
+            delays = []
+            for step in (2, 3, 4):
+                writer.add_scalar("batch/loss", 1.0 / step, step)
+                logged = time.monotonic()
+                while True:
+                    got = [p[1] for p in _server_scalars(server.port, "live", "batch/loss")]
+                    if step in got:
+                        delays.append(time.monotonic() - logged)
+                        break
+                    assert time.monotonic() - logged < 5.0, f"step {step} not visible in 5 s"
+                    time.sleep(0.1)
+        finally:
+            writer.close()
+    finally:
+        assert board.stop(server)
+    assert max(delays) < 5.0
