@@ -53,6 +53,7 @@ class Config:
     dropout: float = 0.0
     seed: int = 0
     val_size: int = 5000
+    train_size: int = 0  # 0: every training image left after the validation split
     log_every: int = 50
 
     def validate(self) -> Config:
@@ -65,6 +66,8 @@ class Config:
             (self.model in models.MODELS, f"model must be one of {sorted(models.MODELS)}, "
                                           f"got {self.model!r}"),
             (0 <= self.val_size < 60_000, f"val_size must be in 0..59999, got {self.val_size}"),
+            (0 <= self.train_size <= 60_000 - self.val_size,
+             f"train_size must be in 0..{60_000 - self.val_size}, got {self.train_size}"),
             (0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}"),
             (self.log_every >= 1, f"log_every must be >= 1, got {self.log_every}"),
         ]
@@ -267,7 +270,7 @@ def fit(
                 loss = nn.functional.cross_entropy(logits, labels)
                 if not torch.isfinite(loss):
                     raise TrainingDiverged(
-                        f"the loss became {loss.item()} at step {step} (epoch {epoch + 1}); "
+                        f"the loss became {loss.item()} at step {step + 1} (epoch {epoch + 1}); "
                         f"training stopped. Lower the learning rate (lr={cfg.lr}) or check the "
                         f"inputs for NaN; everything logged so far is kept."
                     )
@@ -368,6 +371,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-log", action="store_true", help="log nothing (for measuring)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--train-size", type=int, default=0,
+                   help="train on the first N training images only (default: all)")
     return p.parse_args(argv)
 
 
@@ -398,7 +403,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = Config(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                 optimizer=args.optimizer, model=args.model, width=args.width, seed=args.seed)
+                 optimizer=args.optimizer, model=args.model, width=args.width, seed=args.seed,
+                 train_size=args.train_size or 0)
     try:
         cfg.validate()
     except ValueError as err:
@@ -416,6 +422,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if resume["epoch"] >= cfg.epochs:
             raise SystemExit(f"error: the run in {logdir} already finished its {cfg.epochs} epochs")
     train, val, test = load_splits(cfg.val_size, cfg.seed)
+    if cfg.train_size:
+        train = Split(train.images[: cfg.train_size], train.labels[: cfg.train_size])
     writer = None
     if logdir is not None:
         from torch.utils.tensorboard import SummaryWriter
