@@ -16,9 +16,6 @@ from pathlib import Path
 
 
 def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "after_lessons: reads the logs that the notebooks wrote; runs last"
-    )
     if not os.environ.get("TBVIZ_LOGDIR"):
         os.environ["TBVIZ_LOGDIR"] = tempfile.mkdtemp(prefix="tbviz-test-runs-")
     binary = Path(sys.executable).with_name("tensorboard")
