@@ -8,8 +8,11 @@ STAMP := $(VENV)/.tbviz-installed
 JUPYTER_ARGS ?=
 # Where the test run writes its TensorBoard logs (the tests read them back afterwards).
 TEST_RUNS ?= $(CURDIR)/.test-runs
-# Notebook tests in parallel: one worker per notebook file (loadscope).
+# Notebook tests in parallel: one worker per notebook file (loadscope), one CPU thread each.
+# Two workers with torch's default thread count would oversubscribe a 2-core machine, which
+# slows small-model training several-fold.
 WORKERS ?= 2
+WORKER_THREADS ?= 1
 
 # The virtual environment's tools (tensorboard, jupyter) come first on PATH for every recipe.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
@@ -39,7 +42,8 @@ lint: $(STAMP)
 
 test: setup lint
 	rm -rf $(TEST_RUNS)
-	TBVIZ_LOGDIR=$(TEST_RUNS) $(PY) -m pytest -m "not after_lessons" -n $(WORKERS) --dist loadscope
+	TBVIZ_LOGDIR=$(TEST_RUNS) OMP_NUM_THREADS=$(WORKER_THREADS) \
+		$(PY) -m pytest -m "not after_lessons" -n $(WORKERS) --dist loadscope
 	TBVIZ_LOGDIR=$(TEST_RUNS) $(PY) -m pytest -m after_lessons
 
 board: setup

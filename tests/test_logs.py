@@ -175,6 +175,16 @@ def test_pr_curve_checks():
     assert torch.equal(writer.calls[1][1][1], labels == 1)
 
 
+def test_pr_curves_refuse_predictions_passed_as_labels():
+    probs = torch.softmax(torch.randn(200, 3), 1)
+    predictions = probs.argmax(1)
+    with pytest.raises(ValueError, match="look like the model's predictions"):
+        logs.add_pr_curves(Recorder(), predictions, probs, ["a", "b", "c"])
+    writer = Recorder()
+    logs.add_pr_curves(writer, predictions, probs, ["a", "b", "c"], check_predictions=False)
+    assert len(writer.calls) == 3
+
+
 def test_empty_histogram_is_refused():
     with pytest.raises(ValueError, match="values for histogram 'w' is empty"):
         logs.add_histogram(Recorder(), "w", torch.tensor([]), 0)
