@@ -1,5 +1,8 @@
 """Matplotlib figures: what the lessons log with ``add_figure`` (lesson 05) and the static
 pictures read back from the logs, so a lesson shows on GitHub what TensorBoard would show.
+
+pyplot is imported inside the functions that draw with it, so the training loop, which draws
+without it, does not pay for importing it.
 """
 
 from __future__ import annotations
@@ -8,9 +11,9 @@ import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from tbviz import logs
@@ -29,6 +32,8 @@ def image_grid(
     ncols: int = 3,
 ) -> Figure:
     """A grid of images titled with their class names (lesson 05)."""
+    import matplotlib.pyplot as plt
+
     n = len(images)
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(2.0 * ncols, 2.2 * nrows), squeeze=False)
@@ -41,22 +46,42 @@ def image_grid(
     return fig
 
 
+def figure_pixels(fig: Figure) -> np.ndarray:
+    """Render a figure off-screen to an H x W x 3 uint8 array (for ``add_image`` with HWC)."""
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
 @torch.no_grad()
 def predictions_figure(
     net: torch.nn.Module,
     images: torch.Tensor,
     labels: torch.Tensor,
     classes: Sequence[str] = CLASSES,
+    *,
+    pyplot: bool = True,
 ) -> Figure:
     """Images with predicted class, its probability and the true class; green when right,
-    red when wrong (lessons 05 and the training loop)."""
+    red when wrong (lessons 05 and the training loop).
+
+    ``pyplot=False`` builds the figure without pyplot (nothing to close, no pyplot import cost);
+    the training loop logs it that way through :func:`figure_pixels`.
+    """
     was_training = net.training
     net.eval()
     device = next(net.parameters()).device
     probs = torch.softmax(net(images.to(device)), dim=1).cpu()
     net.train(was_training)
     conf, pred = probs.max(dim=1)
-    fig, axes = plt.subplots(1, len(images), figsize=(2.1 * len(images), 2.6), squeeze=False)
+    figsize = (2.1 * len(images), 2.6)
+    if pyplot:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=figsize)
+    else:
+        fig = Figure(figsize=figsize)
+    axes = fig.subplots(1, len(images), squeeze=False)
     for ax, image, p, c, y in zip(axes.flat, images, pred, conf, labels, strict=True):
         ax.imshow(_pixels(image), cmap="gray_r")
         ax.axis("off")
@@ -78,6 +103,8 @@ def confusion_matrix(preds: torch.Tensor, labels: torch.Tensor, num_classes: int
 
 def confusion_matrix_figure(cm: torch.Tensor, classes: Sequence[str] = CLASSES) -> Figure:
     """A confusion matrix, rows normalized to fractions of each true class (lesson 05)."""
+    import matplotlib.pyplot as plt
+
     frac = cm.float() / cm.sum(dim=1, keepdim=True).clamp(min=1)
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
     im = ax.imshow(frac.numpy(), cmap="Blues", vmin=0, vmax=1)
@@ -105,6 +132,8 @@ def scalars_figure(
 ) -> Figure:
     """One panel per tag, one line per run, read back from the event files: the picture the
     Scalars dashboard draws. ``runs`` maps a label to a run directory."""
+    import matplotlib.pyplot as plt
+
     fig, axes = plt.subplots(1, len(tags), figsize=(5 * len(tags), 3.4), squeeze=False)
     for ax, tag in zip(axes.flat, tags, strict=True):
         for label, run in runs.items():
@@ -124,6 +153,8 @@ def scalars_figure(
 
 def histograms_figure(run: Path | str, tags: Sequence[str]) -> Figure:
     """Histograms of each tag over steps, later steps darker: the Histograms dashboard's view."""
+    import matplotlib.pyplot as plt
+
     acc = logs.load(run)
     fig, axes = plt.subplots(1, len(tags), figsize=(4.5 * len(tags), 3.2), squeeze=False)
     for ax, tag in zip(axes.flat, tags, strict=True):
@@ -144,6 +175,8 @@ def histograms_figure(run: Path | str, tags: Sequence[str]) -> Figure:
 
 def logged_images(run: Path | str, tag: str) -> list[tuple[int, np.ndarray]]:
     """``(step, H x W x C array)`` of every image logged under ``tag``, decoded from the logs."""
+    import matplotlib.pyplot as plt
+
     acc = logs.load(run)
     out = []
     for event in acc.Images(tag):
@@ -154,6 +187,8 @@ def logged_images(run: Path | str, tag: str) -> list[tuple[int, np.ndarray]]:
 def show_logged_image(run: Path | str, tag: str, step: int | None = None,
                       width: float = 8.0) -> Figure:
     """Draw the image logged under ``tag`` (the last step unless ``step`` is given)."""
+    import matplotlib.pyplot as plt
+
     images = logged_images(run, tag)
     if not images:
         raise KeyError(f"no image {tag!r} in {run}")

@@ -312,10 +312,12 @@ def fit(
                     writer.add_scalar("Accuracy/val", val_acc, at)
                 if histograms:
                     logs.log_parameters(writer, net, at, warned=warned)
-                if figures:
+                if figures:  # the same picture add_figure would log, rendered without pyplot
                     from tbviz import plots
 
-                    writer.add_figure("predictions", plots.predictions_figure(net, *sample), at)
+                    fig = plots.predictions_figure(net, *sample, pyplot=False)
+                    writer.add_image("predictions", plots.figure_pixels(fig), at,
+                                     dataformats="HWC")
             if checkpoint is not None:
                 save_checkpoint(checkpoint, net, optimizer, scheduler, epoch + 1, step, cfg)
             if verbose:
