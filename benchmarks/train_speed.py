@@ -109,6 +109,10 @@ def main() -> None:
         f"Wall-time ratio course / baseline: **{ratio:.2f}x** (target <= 0.5x). "
         f"Logging overhead: **{overhead:+.1%}** (target <= 5%). Whole processes, data loading "
         f"and evaluation included.",
+        "",
+        "Per pair (wall-clock noise on a shared machine is several percent either way): ratio "
+        + ", ".join(f"{r['speed_ratio']:.2f}" for r in rows) + "; logging overhead "
+        + ", ".join(f"{r['logging_overhead']:+.1%}" for r in rows) + ".",
     ])
     print()
     print(table)
