@@ -36,7 +36,7 @@ def test_second_run_of_a_lesson_matches_the_first(tmp_path):
     other = root / "00_setup_and_first_run"
     others_before = sorted(p.name for p in logs.event_files(other))
     first = snapshot(root)
-    assert all(count == 1 for count in first["runs"].values()), first["runs"]
+    assert first["runs"], f"no runs under {root / LESSON}"
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:xdist", "-q", f"notebooks/{LESSON}.ipynb"],
         cwd=ROOT, capture_output=True, text=True, timeout=900,
@@ -44,8 +44,9 @@ def test_second_run_of_a_lesson_matches_the_first(tmp_path):
     )
     assert proc.returncode == 0, "the second run's outputs differ:\n" + proc.stdout[-4000:]
     second = snapshot(root)
-    assert second["runs"].keys() == first["runs"].keys()
-    assert all(count == 1 for count in second["runs"].values()), "duplicate event files"
+    # the same runs with as many event files each (the lesson's "scratch" run has two writers
+    # on purpose, to show the projector pitfall); a rerun that appended would add one per run
+    assert second["runs"] == first["runs"], f"before {first['runs']}, after {second['runs']}"
     assert second["projector"] == first["projector"] and second["tensors"] == first["tensors"]
     assert {k: sorted(v.splitlines()) for k, v in second["configs"].items()} == {
         k: sorted(v.splitlines()) for k, v in first["configs"].items()}
