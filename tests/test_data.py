@@ -182,3 +182,32 @@ def test_batches_cover_every_sample_once():
     assert sorted(seen.tolist()) == list(range(10))
     with pytest.raises(ValueError, match="differ in length"):
         next(data.batches(images, labels[:5], 3))
+
+
+KILLED_MID_COPY = """
+import os, shutil, sys
+from tbviz import data
+
+def dying_copy(src, dst, length=0):  # the process dies after writing part of a file
+    dst.write(src.read(100_000))
+    dst.flush()
+    os._exit(3)
+
+shutil.copyfileobj = dying_copy
+data.ensure(sys.argv[1], download=False, debian_dir=sys.argv[2])
+"""
+
+
+def test_a_copy_killed_midway_never_leaves_a_cached_file(tmp_path, debian_copy):
+    import subprocess
+    import sys
+
+    root = tmp_path / "cache"
+    proc = subprocess.run([sys.executable, "-c", KILLED_MID_COPY, str(root), str(debian_copy)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3, proc.stderr
+    assert not [p.name for p in data.raw_dir(root).glob("*ubyte")], "a partial file was cached"
+    found = data.ensure(root, download=False, debian_dir=debian_copy)  # the next run recovers
+    assert found.source == "debian"
+    for name in data.all_files():
+        data.check_idx(found.raw / name)
