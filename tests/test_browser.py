@@ -145,6 +145,9 @@ def lesson_copy(workdir: Path, outputs, *, trusted: bool) -> Path:
     nb = nbformat.read(ROOT / "notebooks" / "02_scalars.ipynb", as_version=4)
     cell = next(c for c in nb.cells if c.cell_type == "code" and "%tensorboard" in c.source)
     cell.outputs = outputs
+    # Trust is recorded by a digest of the content: an identical copy of a trusted notebook is
+    # trusted too, so the untrusted copy must differ.
+    nb.metadata["tbviz_test_copy"] = "trusted" if trusted else "untrusted"
     path = workdir / ("02_scalars.ipynb" if trusted else "02_scalars_untrusted.ipynb")
     nbformat.write(nb, path)
     if trusted:
@@ -212,13 +215,16 @@ def test_tensorboard_frame_in_jupyterlab(browser, tmp_path):
         lesson_copy(work, outputs, trusted=False)
         port = board.free_port()
         lab = start_jupyterlab(work, port)
-        page = browser.new_page()
-        base = f"http://127.0.0.1:{port}/lab/tree"
-        trusted = frame_shows_tensorboard(page, f"{base}/02_scalars.ipynb",
-                                          tmp_path / "jupyterlab_trusted.png")
-        untrusted = frame_shows_tensorboard(page, f"{base}/02_scalars_untrusted.ipynb",
-                                            tmp_path / "jupyterlab_untrusted.png")
-        page.close()
+        # one JupyterLab workspace per notebook: a shared one would reopen the other's tab
+        base = f"http://127.0.0.1:{port}/lab/workspaces"
+        shown = {}
+        for name in ("trusted", "untrusted"):
+            page = browser.new_page()
+            notebook = "02_scalars.ipynb" if name == "trusted" else "02_scalars_untrusted.ipynb"
+            shown[name] = frame_shows_tensorboard(page, f"{base}/{name}/tree/{notebook}",
+                                                  tmp_path / f"jupyterlab_{name}.png")
+            page.close()
+        trusted, untrusted = shown["trusted"], shown["untrusted"]
         assert trusted, "the trusted lesson did not show TensorBoard in its %tensorboard frame"
         assert not untrusted, "an untrusted notebook ran the frame's script: test proves nothing"
     finally:
