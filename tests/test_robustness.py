@@ -35,7 +35,7 @@ def test_nonfinite_loss_stops_training_with_a_clear_message(tmp_path):
     bad = tr.images.clone()
     bad[order[2 * 128 + 5]] = float("nan")
     run = tmp_path / "nan"
-    with logs._make_writer(run, None) as writer, pytest.raises(train.TrainingDiverged) as err:
+    with logs.writer_at(run) as writer, pytest.raises(train.TrainingDiverged) as err:
         train.fit(cfg.build_model(), train.Split(bad, tr.labels), val, cfg, writer=writer,
                   verbose=False)
     message = str(err.value)

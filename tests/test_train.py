@@ -118,7 +118,7 @@ def test_live_scalar_visible_within_five_seconds(tmp_path):
     """A scalar logged during training shows through a running TensorBoard within 5 s."""
     server = board.start(tmp_path)
     try:
-        writer = logs._make_writer(tmp_path / "live", None)
+        writer = logs.writer_at(tmp_path / "live")
         try:
             writer.add_scalar("batch/loss", 1.0, 1)  # the run exists before we time
             deadline = time.monotonic() + 30

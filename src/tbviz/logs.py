@@ -62,7 +62,9 @@ def reset_lesson(lesson: str) -> Path:
     return target
 
 
-def _make_writer(logdir: Path, writer_cls: type | None, **kwargs: Any):
+def writer_at(logdir: Path | str, writer_cls: type | None = None, **kwargs: Any):
+    """A writer for any directory, flushing every :data:`FLUSH_SECS` s unless ``kwargs`` say
+    otherwise. :func:`writer` and :func:`experiment_writer` choose the directory for you."""
     if writer_cls is None:
         from torch.utils.tensorboard import SummaryWriter
 
@@ -84,7 +86,7 @@ def writer(lesson: str, run: str, *, writer_cls: type | None = None, **kwargs: A
     logdir = run_dir(lesson, run)
     if logdir.exists():
         shutil.rmtree(logdir)
-    return _make_writer(logdir, writer_cls, **kwargs)
+    return writer_at(logdir, writer_cls, **kwargs)
 
 
 def unique_run_dir(name: str, parent: Path | None = None, *, announce: bool = True) -> Path:
@@ -110,7 +112,7 @@ def unique_run_dir(name: str, parent: Path | None = None, *, announce: bool = Tr
 
 def experiment_writer(name: str, *, writer_cls: type | None = None, **kwargs: Any):
     """A writer for an ad-hoc run, ``<root>/experiments/<name>-<time>``: never overwrites."""
-    return _make_writer(unique_run_dir(name), writer_cls, **kwargs)
+    return writer_at(unique_run_dir(name), writer_cls, **kwargs)
 
 
 # ----------------------------------------------------------------------------- logging helpers

@@ -428,12 +428,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         train = Split(train.images[: cfg.train_size], train.labels[: cfg.train_size])
     writer = None
     if logdir is not None:
-        from torch.utils.tensorboard import SummaryWriter
-
         # purge_step drops events logged after the checkpoint, so resumed curves continue
         # exactly where the saved epoch ended.
-        writer = SummaryWriter(str(logdir), flush_secs=logs.FLUSH_SECS,
-                               purge_step=resume["step"] + 1 if resume else None)
+        writer = logs.writer_at(logdir, purge_step=resume["step"] + 1 if resume else None)
         if not resume:
             writer.add_text("config", config_markdown(cfg, {"device": str(device)}))
             writer.add_custom_scalars(custom_scalars_layout())
