@@ -59,6 +59,14 @@ def browser(tmp_path_factory):
         context.close()
 
 
+@pytest.fixture
+def scalars_logdir() -> Path:
+    """Lesson 02's runs, written by the notebooks before these checks."""
+    logdir = Path(os.environ["TBVIZ_LOGDIR"]) / "02_scalars"
+    assert logdir.is_dir(), "lesson 02 has not written its runs: run the notebooks first"
+    return logdir
+
+
 def coloured_pixels(png: bytes) -> int:
     """Pixels of a clearly coloured (saturated, not grey) hue: drawn lines, not grid or text."""
     rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
@@ -85,10 +93,9 @@ def drawn_chart_pixels(page, url: str, shot: Path) -> int:
     return total
 
 
-def test_scalar_charts_are_drawn(browser, tmp_path):
+def test_scalar_charts_are_drawn(browser, tmp_path, scalars_logdir):
     """The Scalars page for lesson 02's runs draws coloured lines; an empty one draws none."""
-    lesson = Path(os.environ["TBVIZ_LOGDIR"]) / "02_scalars"
-    assert lesson.is_dir(), "lesson 02 has not written its runs: run the notebooks first"
+    lesson = scalars_logdir
     empty = tmp_path / "empty"
     empty.mkdir()
     page = browser.new_page()
@@ -200,9 +207,8 @@ def frame_shows_tensorboard(page, url: str, shot: Path) -> bool:
     return False
 
 
-def test_tensorboard_frame_in_jupyterlab(browser, tmp_path):
-    logdir = Path(os.environ["TBVIZ_LOGDIR"]) / "02_scalars"
-    assert logdir.is_dir(), "lesson 02 has not written its runs: run the notebooks first"
+def test_tensorboard_frame_in_jupyterlab(browser, tmp_path, scalars_logdir):
+    logdir = scalars_logdir
     work = tmp_path / "lab"
     work.mkdir()
     outputs, km, kc = tensorboard_cell_outputs(logdir, work)
