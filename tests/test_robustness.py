@@ -117,6 +117,27 @@ def test_resume_without_a_checkpoint_says_so(tmp_path):
     assert f"nothing to resume: {tmp_path / train.CHECKPOINT} does not exist" in proc.stderr
 
 
+def test_resume_refuses_flags_that_change_the_saved_run(tmp_path):
+    """--resume --lr 0.1 must not train on silently with the saved lr: it says which flags
+    conflict, and leaves the run as it was."""
+    cfg = train.Config(epochs=3, width=4, lr=0.02, batch_size=128)
+    net = cfg.build_model()
+    optimizer = torch.optim.SGD(net.parameters(), lr=cfg.lr)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 1)
+    path = tmp_path / train.CHECKPOINT
+    train.save_checkpoint(path, net, optimizer, scheduler, 1, 10, cfg)
+    before = path.read_bytes()
+    proc = subprocess.run([*CLI, "--logdir", str(tmp_path), "--resume", "--lr", "0.1",
+                           "--epochs", "5", "--batch-size", "128"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "cannot change --epochs 5 (the run has 3), --lr 0.1 (the run has 0.02)" in proc.stderr
+    assert "batch-size" not in proc.stderr  # the same as the saved value: no conflict
+    assert path.read_bytes() == before
+    assert not logs.event_files(tmp_path)
+
+
 class NotAWeight:
     """Anything that is not a tensor or plain data: weights_only loading must refuse it."""
 

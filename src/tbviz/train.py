@@ -183,15 +183,24 @@ def save_checkpoint(path: Path, net: nn.Module, optimizer, scheduler, epoch: int
     tmp.replace(path)
 
 
-def load_checkpoint(path: Path | str, net: nn.Module) -> dict[str, Any]:
-    """Load a checkpoint safely (``weights_only=True``) into ``net``; return the whole dict.
+def read_checkpoint(path: Path | str) -> dict[str, Any]:
+    """Read a checkpoint safely (``weights_only=True``: no code in the file is run)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def load_checkpoint(
+    path: Path | str, net: nn.Module, *, state: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Load a checkpoint into ``net``; return the whole dict (``state``: one read already).
 
     Raises :class:`CheckpointMismatch` naming both models when the weights do not fit.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state is None:
+        state = read_checkpoint(path)
     try:
         net.load_state_dict(state["model"])
     except RuntimeError as err:
@@ -399,6 +408,33 @@ def _prepare_logdir(args: argparse.Namespace, cfg: Config) -> Path | None:
     return logdir
 
 
+# Config fields that the command line sets, and the flag that sets each.
+_FLAGS = {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr",
+          "optimizer": "--optimizer", "model": "--model", "width": "--width", "seed": "--seed",
+          "train_size": "--train-size"}
+
+
+def _resumed_config(args: argparse.Namespace, state: dict[str, Any], logdir: Path) -> Config:
+    """The saved run's settings; a flag that asks for other ones is an error, not ignored."""
+    cfg = Config(**state["config"])
+    defaults = parse_args([])
+    changed = [
+        f"{flag} {getattr(args, field)} (the run has {getattr(cfg, field)})"
+        for field, flag in _FLAGS.items()
+        if getattr(args, field) != getattr(defaults, field)
+        and getattr(args, field) != getattr(cfg, field)
+    ]
+    if changed:
+        raise SystemExit(
+            f"error: --resume continues the run in {logdir} with its saved settings; it cannot "
+            f"change {', '.join(changed)}. Drop those flags, or start a new run with another "
+            f"--logdir (nothing was changed)"
+        )
+    if state["epoch"] >= cfg.epochs:
+        raise SystemExit(f"error: the run in {logdir} already finished its {cfg.epochs} epochs")
+    return cfg
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     args = parse_args(argv)
@@ -413,16 +449,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         raise SystemExit(f"error: {err}") from None
     device = runtime.device(args.device)
     logdir = _prepare_logdir(args, cfg)
-    runtime.seed(cfg.seed)
-    net = cfg.build_model()
     resume = None
     if args.resume:
-        saved = torch.load(logdir / CHECKPOINT, map_location="cpu", weights_only=True)
-        cfg = Config(**saved["config"])
-        net = cfg.build_model()
-        resume = load_checkpoint(logdir / CHECKPOINT, net)
-        if resume["epoch"] >= cfg.epochs:
-            raise SystemExit(f"error: the run in {logdir} already finished its {cfg.epochs} epochs")
+        resume = read_checkpoint(logdir / CHECKPOINT)
+        cfg = _resumed_config(args, resume, logdir)
+    runtime.seed(cfg.seed)
+    net = cfg.build_model()
+    if resume is not None:
+        load_checkpoint(logdir / CHECKPOINT, net, state=resume)
     train, val, test = load_splits(cfg.val_size, cfg.seed)
     if cfg.train_size:
         train = Split(train.images[: cfg.train_size], train.labels[: cfg.train_size])
