@@ -1,8 +1,9 @@
-"""Matplotlib figures: what the lessons log with ``add_figure`` (lesson 05) and the static
-pictures read back from the logs, so a lesson shows on GitHub what TensorBoard would show.
+"""Pictures: the matplotlib figures the lessons log with ``add_figure`` (lesson 05), the
+predictions picture the training loop logs every epoch, and the static pictures read back from
+the logs, so a lesson shows on GitHub what TensorBoard would show.
 
-pyplot is imported inside the functions that draw with it, so the training loop, which draws
-without it, does not pay for importing it.
+matplotlib is imported inside the functions that draw with it: the training loop draws its
+picture with Pillow, which imports in a few milliseconds, and so does not pay for matplotlib.
 """
 
 from __future__ import annotations
@@ -10,14 +11,18 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from tbviz import logs
 from tbviz.data import CLASSES, unnormalize
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+RIGHT, WRONG = (0, 128, 0), (200, 0, 0)  # caption colours: green when right, red when wrong
 
 
 def _pixels(image: torch.Tensor) -> np.ndarray:
@@ -46,41 +51,31 @@ def image_grid(
     return fig
 
 
-def figure_pixels(fig: Figure) -> np.ndarray:
-    """Render a figure off-screen to an H x W x 3 uint8 array (for ``add_image`` with HWC)."""
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
-
-
 @torch.no_grad()
-def predictions_figure(
-    net: torch.nn.Module,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    classes: Sequence[str] = CLASSES,
-    *,
-    pyplot: bool = True,
-) -> Figure:
-    """Images with predicted class, its probability and the true class; green when right,
-    red when wrong (lessons 05 and the training loop).
-
-    ``pyplot=False`` builds the figure without pyplot (nothing to close, no pyplot import cost);
-    the training loop logs it that way through :func:`figure_pixels`.
-    """
+def predict(net: torch.nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(predicted class, its probability) per image, computed in eval mode; the network's
+    train/eval mode is restored afterwards."""
     was_training = net.training
     net.eval()
     device = next(net.parameters()).device
     probs = torch.softmax(net(images.to(device)), dim=1).cpu()
     net.train(was_training)
     conf, pred = probs.max(dim=1)
-    figsize = (2.1 * len(images), 2.6)
-    if pyplot:
-        import matplotlib.pyplot as plt
+    return pred, conf
 
-        fig = plt.figure(figsize=figsize)
-    else:
-        fig = Figure(figsize=figsize)
+
+def predictions_figure(
+    net: torch.nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    classes: Sequence[str] = CLASSES,
+) -> Figure:
+    """Images with predicted class, its probability and the true class; green when right,
+    red when wrong (lesson 05)."""
+    import matplotlib.pyplot as plt
+
+    pred, conf = predict(net, images)
+    fig = plt.figure(figsize=(2.1 * len(images), 2.6))
     axes = fig.subplots(1, len(images), squeeze=False)
     for ax, image, p, c, y in zip(axes.flat, images, pred, conf, labels, strict=True):
         ax.imshow(_pixels(image), cmap="gray_r")
@@ -93,6 +88,39 @@ def predictions_figure(
         )
     fig.tight_layout()
     return fig
+
+
+def predictions_image(
+    net: torch.nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    classes: Sequence[str] = CLASSES,
+    *,
+    scale: int = 4,
+) -> np.ndarray:
+    """What :func:`predictions_figure` shows, drawn with Pillow as an H x W x 3 uint8 array
+    (log it with ``add_image(..., dataformats="HWC")``). The training loop logs it every
+    epoch: no matplotlib import, a few milliseconds a picture."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    pred, conf = predict(net, images)
+    font = ImageFont.load_default(size=3 * scale + 1)
+    side = images.shape[-1] * scale
+    tile_w, line_h, pad = side + 10 * scale, 4 * scale + 2, 2 * scale
+    canvas = Image.new("RGB", (tile_w * len(images), pad + side + pad + 2 * line_h + pad), "white")
+    draw = ImageDraw.Draw(canvas)
+    for i, (image, p, c, y) in enumerate(zip(images, pred, conf, labels, strict=True)):
+        dark_on_white = (255 * (1 - np.clip(_pixels(image), 0, 1))).round().astype(np.uint8)
+        thumb = Image.fromarray(dark_on_white, "L").resize((side, side), Image.Resampling.NEAREST)
+        left = i * tile_w
+        canvas.paste(thumb, (left + (tile_w - side) // 2, pad))
+        colour = RIGHT if int(p) == int(y) else WRONG
+        lines = [f"{classes[int(p)]}, {100 * float(c):.0f}%", f"(true: {classes[int(y)]})"]
+        for k, text in enumerate(lines):
+            width = draw.textlength(text, font=font)
+            draw.text((left + (tile_w - width) / 2, pad + side + pad + k * line_h), text,
+                      fill=colour, font=font)
+    return np.asarray(canvas).copy()
 
 
 def confusion_matrix(preds: torch.Tensor, labels: torch.Tensor, num_classes: int = 10):

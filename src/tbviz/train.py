@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from tbviz import data, logs, models, paths, runtime
+from tbviz import data, logs, models, paths, plots, runtime
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -321,11 +321,8 @@ def fit(
                     writer.add_scalar("Accuracy/val", val_acc, at)
                 if histograms:
                     logs.log_parameters(writer, net, at, warned=warned)
-                if figures:  # the same picture add_figure would log, rendered without pyplot
-                    from tbviz import plots
-
-                    fig = plots.predictions_figure(net, *sample, pyplot=False)
-                    writer.add_image("predictions", plots.figure_pixels(fig), at,
+                if figures:  # lesson 05's predictions figure, drawn with Pillow (fast)
+                    writer.add_image("predictions", plots.predictions_image(net, *sample), at,
                                      dataformats="HWC")
             if checkpoint is not None:
                 save_checkpoint(checkpoint, net, optimizer, scheduler, epoch + 1, step, cfg)
