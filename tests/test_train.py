@@ -36,6 +36,7 @@ def test_cli_prints_json_last(cli_run):
     assert result["device"] == "cpu" or result["device"].startswith(("cuda", "mps"))
     assert 0.85 < result["test_accuracy"] <= 1.0  # one epoch of the default model
     assert result["seconds"] > 0
+    assert 0 < result["logging_seconds"] < result["seconds"]  # the logging work, timed inside
 
 
 def test_cli_logs_everything_the_course_promises(cli_run):

@@ -102,6 +102,7 @@ class History:
     val_loss: list[float] = field(default_factory=list)
     val_acc: list[float] = field(default_factory=list)
     steps: int = 0
+    logging_seconds: float = 0.0  # time spent logging and checkpointing, training excluded
 
 
 @dataclass
@@ -298,10 +299,12 @@ def fit(
                 window_correct += hits
                 window_seen += len(labels)
                 if writer is not None and step % cfg.log_every == 0:
+                    logging_started = time.perf_counter()
                     writer.add_scalar("batch/loss", window_loss / window_seen, step)
                     writer.add_scalar("batch/accuracy", window_correct / window_seen, step)
                     writer.add_scalar("batch/lr", scheduler.get_last_lr()[0], step)
                     window_loss = window_correct = window_seen = 0.0
+                    history.logging_seconds += time.perf_counter() - logging_started
                 if bar is not None:
                     bar.update()
             train_loss, train_acc = loss_sum / seen, correct / seen
@@ -312,6 +315,7 @@ def fit(
             history.val_acc.append(val_acc)
             history.steps = step
             seconds = time.perf_counter() - started
+            logging_started = time.perf_counter()
             if writer is not None:
                 at = step  # one step axis (batches seen) for every tag: exact purge on resume
                 writer.add_scalar("Loss/train", train_loss, at)
@@ -326,6 +330,7 @@ def fit(
                                      dataformats="HWC")
             if checkpoint is not None:
                 save_checkpoint(checkpoint, net, optimizer, scheduler, epoch + 1, step, cfg)
+            history.logging_seconds += time.perf_counter() - logging_started
             if verbose:
                 line = (f"epoch {epoch + 1}/{cfg.epochs}: train loss {train_loss:.3f}, "
                         f"acc {100 * train_acc:.1f}% | val loss {val_loss:.3f}, "
@@ -458,6 +463,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if cfg.train_size:
         train = Split(train.images[: cfg.train_size], train.labels[: cfg.train_size])
     writer = None
+    logging_started = time.perf_counter()
     if logdir is not None:
         # purge_step drops events logged after the checkpoint, so resumed curves continue
         # exactly where the saved epoch ended.
@@ -465,6 +471,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if not resume:
             writer.add_text("config", config_markdown(cfg, {"device": str(device)}))
             writer.add_custom_scalars(custom_scalars_layout())
+    logging_seconds = time.perf_counter() - logging_started
     try:
         history = fit(net, train, val, cfg, writer=writer, device=device,
             checkpoint=logdir / CHECKPOINT if logdir else None, resume=resume,
@@ -481,6 +488,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "model": cfg.model,
             "parameters": models.count_parameters(net),
         }
+        logging_seconds += history.logging_seconds
+        logging_started = time.perf_counter()
         if writer is not None:
             writer.add_hparams(
                 {k: v for k, v in asdict(cfg).items() if k not in {"log_every", "val_size"}},
@@ -498,6 +507,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     finally:
         if writer is not None:
             writer.close()
+    # what logging cost this run (writer, scalars, histograms, pictures, checkpoints, hparams)
+    result["logging_seconds"] = round(logging_seconds + time.perf_counter() - logging_started, 2)
     print(json.dumps(result), flush=True)
     return result
 
