@@ -64,6 +64,13 @@ def predict(net: torch.nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, t
     return pred, conf
 
 
+def _caption(pred: torch.Tensor, conf: torch.Tensor, label: torch.Tensor,
+             classes: Sequence[str]) -> tuple[list[str], bool]:
+    """The two caption lines under one image, and whether the prediction is right."""
+    lines = [f"{classes[int(pred)]}, {100 * float(conf):.0f}%", f"(true: {classes[int(label)]})"]
+    return lines, int(pred) == int(label)
+
+
 def predictions_figure(
     net: torch.nn.Module,
     images: torch.Tensor,
@@ -80,12 +87,8 @@ def predictions_figure(
     for ax, image, p, c, y in zip(axes.flat, images, pred, conf, labels, strict=True):
         ax.imshow(_pixels(image), cmap="gray_r")
         ax.axis("off")
-        right = int(p) == int(y)
-        ax.set_title(
-            f"{classes[int(p)]}, {100 * float(c):.0f}%\n(true: {classes[int(y)]})",
-            color="green" if right else "red",
-            fontsize=8,
-        )
+        lines, right = _caption(p, c, y, classes)
+        ax.set_title("\n".join(lines), color="green" if right else "red", fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -114,8 +117,8 @@ def predictions_image(
         thumb = Image.fromarray(dark_on_white, "L").resize((side, side), Image.Resampling.NEAREST)
         left = i * tile_w
         canvas.paste(thumb, (left + (tile_w - side) // 2, pad))
-        colour = RIGHT if int(p) == int(y) else WRONG
-        lines = [f"{classes[int(p)]}, {100 * float(c):.0f}%", f"(true: {classes[int(y)]})"]
+        lines, right = _caption(p, c, y, classes)
+        colour = RIGHT if right else WRONG
         for k, text in enumerate(lines):
             width = draw.textlength(text, font=font)
             draw.text((left + (tile_w - width) / 2, pad + side + pad + k * line_h), text,

@@ -105,6 +105,21 @@ class History:
     logging_seconds: float = 0.0  # time spent logging and checkpointing, training excluded
 
 
+class Stopwatch:
+    """Adds up the seconds spent inside its ``with`` blocks (what logging costs a run)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def __enter__(self) -> Stopwatch:
+        self._started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds += time.perf_counter() - self._started
+
+
 @dataclass
 class Split:
     """Images (N x 1 x 28 x 28, normalized) and labels (N) held in memory."""
@@ -259,6 +274,7 @@ def fit(
         for _ in range(start_epoch):
             torch.randperm(len(train), generator=generator)
     history = History(steps=step)
+    logging_time = Stopwatch()
     warned: set[str] = set()
     sample = val.images[:4].cpu(), val.labels[:4].cpu()
     bar = None
@@ -299,12 +315,11 @@ def fit(
                 window_correct += hits
                 window_seen += len(labels)
                 if writer is not None and step % cfg.log_every == 0:
-                    logging_started = time.perf_counter()
-                    writer.add_scalar("batch/loss", window_loss / window_seen, step)
-                    writer.add_scalar("batch/accuracy", window_correct / window_seen, step)
-                    writer.add_scalar("batch/lr", scheduler.get_last_lr()[0], step)
+                    with logging_time:
+                        writer.add_scalar("batch/loss", window_loss / window_seen, step)
+                        writer.add_scalar("batch/accuracy", window_correct / window_seen, step)
+                        writer.add_scalar("batch/lr", scheduler.get_last_lr()[0], step)
                     window_loss = window_correct = window_seen = 0.0
-                    history.logging_seconds += time.perf_counter() - logging_started
                 if bar is not None:
                     bar.update()
             train_loss, train_acc = loss_sum / seen, correct / seen
@@ -315,22 +330,21 @@ def fit(
             history.val_acc.append(val_acc)
             history.steps = step
             seconds = time.perf_counter() - started
-            logging_started = time.perf_counter()
-            if writer is not None:
-                at = step  # one step axis (batches seen) for every tag: exact purge on resume
-                writer.add_scalar("Loss/train", train_loss, at)
-                writer.add_scalar("Accuracy/train", train_acc, at)
-                if len(val):
-                    writer.add_scalar("Loss/val", val_loss, at)
-                    writer.add_scalar("Accuracy/val", val_acc, at)
-                if histograms:
-                    logs.log_parameters(writer, net, at, warned=warned)
-                if figures:  # lesson 05's predictions figure, drawn with Pillow (fast)
-                    writer.add_image("predictions", plots.predictions_image(net, *sample), at,
-                                     dataformats="HWC")
-            if checkpoint is not None:
-                save_checkpoint(checkpoint, net, optimizer, scheduler, epoch + 1, step, cfg)
-            history.logging_seconds += time.perf_counter() - logging_started
+            with logging_time:
+                if writer is not None:
+                    at = step  # one step axis (batches seen) for every tag: exact purge on resume
+                    writer.add_scalar("Loss/train", train_loss, at)
+                    writer.add_scalar("Accuracy/train", train_acc, at)
+                    if len(val):
+                        writer.add_scalar("Loss/val", val_loss, at)
+                        writer.add_scalar("Accuracy/val", val_acc, at)
+                    if histograms:
+                        logs.log_parameters(writer, net, at, warned=warned)
+                    if figures:  # lesson 05's predictions figure, drawn with Pillow (fast)
+                        writer.add_image("predictions", plots.predictions_image(net, *sample), at,
+                                         dataformats="HWC")
+                if checkpoint is not None:
+                    save_checkpoint(checkpoint, net, optimizer, scheduler, epoch + 1, step, cfg)
             if verbose:
                 line = (f"epoch {epoch + 1}/{cfg.epochs}: train loss {train_loss:.3f}, "
                         f"acc {100 * train_acc:.1f}% | val loss {val_loss:.3f}, "
@@ -345,6 +359,7 @@ def fit(
                   file=sys.stderr)
         raise
     finally:
+        history.logging_seconds = logging_time.seconds
         if bar is not None:
             bar.close()
     return history
@@ -410,10 +425,8 @@ def _prepare_logdir(args: argparse.Namespace, cfg: Config) -> Path | None:
     return logdir
 
 
-# Config fields that the command line sets, and the flag that sets each.
-_FLAGS = {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr",
-          "optimizer": "--optimizer", "model": "--model", "width": "--width", "seed": "--seed",
-          "train_size": "--train-size"}
+# Config fields that the command line sets: field batch_size is flag --batch-size.
+CLI_FIELDS = ("epochs", "batch_size", "lr", "optimizer", "model", "width", "seed", "train_size")
 
 
 def _resumed_config(args: argparse.Namespace, state: dict[str, Any], logdir: Path) -> Config:
@@ -421,8 +434,8 @@ def _resumed_config(args: argparse.Namespace, state: dict[str, Any], logdir: Pat
     cfg = Config(**state["config"])
     defaults = parse_args([])
     changed = [
-        f"{flag} {getattr(args, field)} (the run has {getattr(cfg, field)})"
-        for field, flag in _FLAGS.items()
+        f"--{field.replace('_', '-')} {getattr(args, field)} (the run has {getattr(cfg, field)})"
+        for field in CLI_FIELDS
         if getattr(args, field) != getattr(defaults, field)
         and getattr(args, field) != getattr(cfg, field)
     ]
@@ -442,9 +455,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = Config(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                 optimizer=args.optimizer, model=args.model, width=args.width, seed=args.seed,
-                 train_size=args.train_size or 0)
+    cfg = Config(**{field: getattr(args, field) for field in CLI_FIELDS})
     try:
         cfg.validate()
     except ValueError as err:
@@ -463,15 +474,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if cfg.train_size:
         train = Split(train.images[: cfg.train_size], train.labels[: cfg.train_size])
     writer = None
-    logging_started = time.perf_counter()
+    logging_time = Stopwatch()  # writer set-up, hparams and close; fit times its own logging
     if logdir is not None:
         # purge_step drops events logged after the checkpoint, so resumed curves continue
         # exactly where the saved epoch ended.
-        writer = logs.writer_at(logdir, purge_step=resume["step"] + 1 if resume else None)
-        if not resume:
-            writer.add_text("config", config_markdown(cfg, {"device": str(device)}))
-            writer.add_custom_scalars(custom_scalars_layout())
-    logging_seconds = time.perf_counter() - logging_started
+        with logging_time:
+            writer = logs.writer_at(logdir, purge_step=resume["step"] + 1 if resume else None)
+            if not resume:
+                writer.add_text("config", config_markdown(cfg, {"device": str(device)}))
+                writer.add_custom_scalars(custom_scalars_layout())
     try:
         history = fit(net, train, val, cfg, writer=writer, device=device,
             checkpoint=logdir / CHECKPOINT if logdir else None, resume=resume,
@@ -488,15 +499,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "model": cfg.model,
             "parameters": models.count_parameters(net),
         }
-        logging_seconds += history.logging_seconds
-        logging_started = time.perf_counter()
         if writer is not None:
-            writer.add_hparams(
-                {k: v for k, v in asdict(cfg).items() if k not in {"log_every", "val_size"}},
-                {"hparam/test_accuracy": test_acc, "hparam/test_loss": test_loss},
-                run_name=".",
-                global_step=history.steps,
-            )
+            with logging_time:
+                writer.add_hparams(
+                    {k: v for k, v in asdict(cfg).items() if k not in {"log_every", "val_size"}},
+                    {"hparam/test_accuracy": test_acc, "hparam/test_loss": test_loss},
+                    run_name=".",
+                    global_step=history.steps,
+                )
     except KeyboardInterrupt:
         if logdir is not None:
             print(f"resume with: python -m tbviz.train --logdir {logdir} --resume",
@@ -506,9 +516,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         raise SystemExit(f"error: {err}") from None
     finally:
         if writer is not None:
-            writer.close()
+            with logging_time:
+                writer.close()
     # what logging cost this run (writer, scalars, histograms, pictures, checkpoints, hparams)
-    result["logging_seconds"] = round(logging_seconds + time.perf_counter() - logging_started, 2)
+    result["logging_seconds"] = round(logging_time.seconds + history.logging_seconds, 2)
     print(json.dumps(result), flush=True)
     return result
 
