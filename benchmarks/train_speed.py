@@ -73,7 +73,7 @@ def main() -> None:
         for i in range(args.pairs):
             base = run([py, str(HERE / "tutorial_baseline.py"), "--logdir", f"{tmp}/base{i}",
                         *device])
-            logged = [py, "-m", "tbviz.train", "--logdir", f"{tmp}/fast{i}", "--no-progress",
+            logged = [py, "-m", "tbviz.train", "--run-dir", f"{tmp}/fast{i}", "--no-progress",
                       *device]
             unlogged = [py, "-m", "tbviz.train", "--no-log", "--no-progress", *device]
             # alternate which of the two goes first, so that an order effect (a run right after

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tbviz import logs
+from tbviz import events
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def lesson_runs():
 
     def runs(lesson: str) -> dict[str, Path]:
         root = Path(os.environ["TBVIZ_LOGDIR"]) / lesson
-        found = logs.run_dirs(root) if root.exists() else []
+        found = events.run_dirs(root) if root.exists() else []
         assert found, (
             f"no TensorBoard runs under {root}: execute notebooks/{lesson}.ipynb first "
             f"(make test runs the notebooks before these checks)"

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tbviz import logs
+from tbviz import events
 
 pytestmark = pytest.mark.after_lessons
 
@@ -22,7 +22,7 @@ EXPECTED_SCOPES = {
 
 
 def node_names(run) -> list[str]:
-    return [node.name for node in logs.load(run).Graph().node]
+    return [node.name for node in events.accumulator(run).Graph().node]
 
 
 def scopes(run) -> set[str]:
@@ -37,7 +37,7 @@ def test_every_run_of_the_lesson_is_there(lesson_runs):
 @pytest.mark.parametrize("run_name", sorted(EXPECTED_SCOPES))
 def test_graph_present_with_module_names(lesson_runs, run_name):
     run = lesson_runs(LESSON)[run_name]
-    assert logs.tags(run)["graph"], f"{run_name}: no graph event"
+    assert events.tags(run)["graph"], f"{run_name}: no graph event"
     missing = EXPECTED_SCOPES[run_name] - scopes(run)
     assert not missing, f"{run_name}: graph lacks the module scopes {missing}"
 
@@ -62,8 +62,9 @@ def test_two_inputs_become_two_input_nodes(lesson_runs):
 @pytest.mark.parametrize("run_name", ["tutorial_net", "fast_net"])
 def test_summary_table_logged_as_text(lesson_runs, run_name):
     run = lesson_runs(LESSON)[run_name]
-    assert "summary/text_summary" in logs.tags(run)["tensors"]
-    text = logs.load(run).Tensors("summary/text_summary")[0].tensor_proto.string_val[0].decode()
+    assert "summary/text_summary" in events.tags(run)["tensors"]
+    event = events.accumulator(run).Tensors("summary/text_summary")[0]
+    text = event.tensor_proto.string_val[0].decode()
     assert text.startswith("```") and text.rstrip().endswith("```"), "not a markdown code block"
     assert "Total params" in text and "Output Shape" in text
     params = {"tutorial_net": "44,426", "fast_net": "206,970"}[run_name]

@@ -7,7 +7,7 @@ from itertools import pairwise
 
 import pytest
 
-from tbviz import logs
+from tbviz import events
 
 pytestmark = pytest.mark.after_lessons
 
@@ -31,8 +31,8 @@ def test_the_lesson_runs_are_there(runs):
 
 
 def test_quadratic_logs_x_and_f_every_step(runs):
-    xs = logs.scalars(runs["sgd_lr=0.01"], "quadratic/x")
-    fs = logs.scalars(runs["sgd_lr=0.01"], "quadratic/f")
+    xs = events.scalars(runs["sgd_lr=0.01"], "quadratic/x")
+    fs = events.scalars(runs["sgd_lr=0.01"], "quadratic/f")
     assert [s for s, _ in xs] == list(range(500)) == [s for s, _ in fs]
     assert xs[0][1] == 5.0 and fs[0][1] == 16.0  # x starts at 5, f(5) = 25 - 10 + 1
     for (_, x), (_, f) in zip(xs, fs, strict=True):
@@ -40,16 +40,16 @@ def test_quadratic_logs_x_and_f_every_step(runs):
 
 
 def test_quadratic_converges_to_one(runs):
-    last_x = logs.scalars(runs["sgd_lr=0.01"], "quadratic/x")[-1][1]
+    last_x = events.scalars(runs["sgd_lr=0.01"], "quadratic/x")[-1][1]
     # SGD shrinks the distance by 0.98 per step: 4 * 0.98**499 = 1.7e-4
     assert abs(last_x - 1) < 1e-3
     for name in ("sgd_lr=0.1", "adam_lr=0.1"):
-        assert abs(logs.scalars(runs[name], "quadratic/x")[-1][1] - 1) < 1e-3, name
+        assert abs(events.scalars(runs[name], "quadratic/x")[-1][1] - 1) < 1e-3, name
 
 
 def test_learning_rate_typo_diverges(runs):
-    good = [f for _, f in logs.scalars(runs["steep_lr=0.02"], "quadratic/f")]
-    typo = [f for _, f in logs.scalars(runs["steep_lr=0.2"], "quadratic/f")]
+    good = [f for _, f in events.scalars(runs["steep_lr=0.02"], "quadratic/f")]
+    typo = [f for _, f in events.scalars(runs["steep_lr=0.2"], "quadratic/f")]
     assert good[0] == typo[0] == 160.0
     assert good[-1] < 1e-3
     assert all(later > earlier for earlier, later in pairwise(typo))
@@ -57,21 +57,21 @@ def test_learning_rate_typo_diverges(runs):
 
 
 def test_add_scalars_makes_one_sub_run_per_key(runs):
-    assert logs.tags(runs["add_scalars_demo"])["scalars"] == []
+    assert events.tags(runs["add_scalars_demo"])["scalars"] == []
     for key in ("lr=0.01", "lr=0.1"):
-        points = logs.scalars(runs[f"add_scalars_demo/overlay_f_{key}"], "overlay/f")
+        points = events.scalars(runs[f"add_scalars_demo/overlay_f_{key}"], "overlay/f")
         assert [s for s, _ in points] == list(range(100))
         assert points[0][1] == 16.0
-    fast = logs.scalars(runs["add_scalars_demo/overlay_f_lr=0.1"], "overlay/f")[-1][1]
-    slow = logs.scalars(runs["add_scalars_demo/overlay_f_lr=0.01"], "overlay/f")[-1][1]
+    fast = events.scalars(runs["add_scalars_demo/overlay_f_lr=0.1"], "overlay/f")[-1][1]
+    slow = events.scalars(runs["add_scalars_demo/overlay_f_lr=0.01"], "overlay/f")[-1][1]
     assert fast < slow
 
 
 def test_training_logs_four_tags_once_per_epoch(runs):
     run = runs["fashion_fastnet"]
-    assert set(EPOCH_TAGS) <= set(logs.tags(run)["scalars"])
+    assert set(EPOCH_TAGS) <= set(events.tags(run)["scalars"])
     for tag in EPOCH_TAGS:
-        points = logs.scalars(run, tag)
+        points = events.scalars(run, tag)
         assert [s for s, _ in points] == list(range(1, NUM_EPOCHS + 1)), tag
         assert all(math.isfinite(v) for _, v in points), tag
 
@@ -79,16 +79,16 @@ def test_training_logs_four_tags_once_per_epoch(runs):
 def test_training_values_are_plausible(runs):
     run = runs["fashion_fastnet"]
     for split in ("train", "test"):
-        accuracy = [v for _, v in logs.scalars(run, f"Accuracy/{split}")]
-        loss = [v for _, v in logs.scalars(run, f"Loss/{split}")]
+        accuracy = [v for _, v in events.scalars(run, f"Accuracy/{split}")]
+        loss = [v for _, v in events.scalars(run, f"Loss/{split}")]
         assert all(0.80 < a < 0.97 for a in accuracy), (split, accuracy)
         assert all(0.1 < v < 0.6 for v in loss), (split, loss)
         assert accuracy[-1] > accuracy[0] and loss[-1] < loss[0], split
-    assert logs.scalars(run, "Accuracy/test")[-1][1] > 0.87
+    assert events.scalars(run, "Accuracy/test")[-1][1] > 0.87
 
 
 def test_batch_loss_every_ten_batches(runs):
-    points = logs.scalars(runs["fashion_fastnet"], "batch/loss")
+    points = events.scalars(runs["fashion_fastnet"], "batch/loss")
     steps = [s for s, _ in points]
     assert steps == list(range(10, 10 * len(steps) + 1, 10))
     assert len(steps) == 43  # 2 epochs x 215 batches of 256 (55,000 images), one point per 10

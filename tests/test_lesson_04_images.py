@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from tbviz import plots
+from tbviz import events
 
 pytestmark = pytest.mark.after_lessons
 
@@ -32,7 +32,7 @@ def tiles(pixels: np.ndarray, n: int, nrow: int, padding: int) -> list[np.ndarra
 
 
 def image(run, tag, step=-1) -> np.ndarray:
-    images = plots.logged_images(run, tag)
+    images = events.images(run, tag)
     assert images, f"no image {tag!r} in {run}"
     return images[step][1]
 
@@ -71,7 +71,7 @@ def test_augmented_views_are_logged_per_transform(lesson_runs):
         assert pixels.shape == grid_shape(16, nrow=8), name
         original, *views = tiles(pixels, 16, 8, padding=2)
         assert any(not np.array_equal(view, original) for view in views), f"{name} changed nothing"
-    assert [step for step, _ in plots.logged_images(run, "augment/all")] == [0, 1, 2]
+    assert [step for step, _ in events.images(run, "augment/all")] == [0, 1, 2]
 
 
 def test_imagefolder_run_has_images(lesson_runs):

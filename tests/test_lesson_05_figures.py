@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tbviz import logs, plots
+from tbviz import events
 
 pytestmark = pytest.mark.after_lessons
 
@@ -24,10 +24,10 @@ def test_runs(runs):
 
 
 def test_sample_grids(runs):
-    images = logs.tags(runs["samples"])["images"]
+    images = events.tags(runs["samples"])["images"]
     assert sorted(images) == ["samples/by_hand", "samples/image_grid"]
     for tag in images:
-        logged = plots.logged_images(runs["samples"], tag)
+        logged = events.images(runs["samples"], tag)
         assert [step for step, _ in logged] == [0], tag
         height, width, channels = logged[0][1].shape
         assert channels in (3, 4), tag
@@ -36,35 +36,35 @@ def test_sample_grids(runs):
 
 
 def test_predictions_every_n_batches(runs):
-    acc = logs.load(runs["training"])
-    events = acc.Images("predictions")
-    steps = [e.step for e in events]
+    acc = events.accumulator(runs["training"])
+    logged = acc.Images("predictions")
+    steps = [e.step for e in logged]
     assert steps == list(range(FIGURE_EVERY, NUM_EPOCHS * STEPS_PER_EPOCH + 1, FIGURE_EVERY))
-    for e in events:
+    for e in logged:
         assert 400 <= e.width <= 3000, e.width
         assert 2.5 < e.width / e.height < 5, (e.width, e.height)  # four panels in a row
 
 
 def test_predictions_change_during_training(runs):
-    logged = plots.logged_images(runs["training"], "predictions")
+    logged = events.images(runs["training"], "predictions")
     first, last = logged[0][1], logged[-1][1]
     assert first.shape == last.shape
     assert abs(first - last).mean() > 0.001  # the titles (and colours) changed
 
 
 def test_confusion_matrix_per_epoch(runs):
-    acc = logs.load(runs["training"])
-    events = acc.Images("confusion_matrix")
-    assert [e.step for e in events] == [STEPS_PER_EPOCH * (k + 1) for k in range(NUM_EPOCHS)]
-    for e in events:
+    acc = events.accumulator(runs["training"])
+    logged = acc.Images("confusion_matrix")
+    assert [e.step for e in logged] == [STEPS_PER_EPOCH * (k + 1) for k in range(NUM_EPOCHS)]
+    for e in logged:
         assert 300 <= e.width <= 2000 and 300 <= e.height <= 2000, (e.width, e.height)
 
 
 def test_training_reached_a_real_accuracy(runs):
-    points = logs.scalars(runs["training"], "Accuracy/val")
+    points = events.scalars(runs["training"], "Accuracy/val")
     assert [step for step, _ in points] == [STEPS_PER_EPOCH * (k + 1) for k in range(NUM_EPOCHS)]
     assert points[-1][1] > 0.87, points
     assert points[-1][1] >= points[0][1] - 0.01, points
-    losses = logs.scalars(runs["training"], "Loss/train")
+    losses = events.scalars(runs["training"], "Loss/train")
     assert len(losses) == len(range(FIGURE_EVERY, NUM_EPOCHS * STEPS_PER_EPOCH + 1, FIGURE_EVERY))
     assert losses[-1][1] < losses[0][1], losses

@@ -10,7 +10,7 @@ import pytest
 from google.protobuf import text_format
 from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 
-from tbviz import logs
+from tbviz import events
 from tbviz.data import CLASSES
 
 pytestmark = pytest.mark.after_lessons
@@ -84,7 +84,7 @@ def test_features_change_with_training(runs):
 
 
 def test_training_curves_in_the_features_run(runs):
-    points = logs.scalars(runs["features"], "Accuracy/val")
+    points = events.scalars(runs["features"], "Accuracy/val")
     assert [step for step, _ in points] == [STEPS]
     assert points[-1][1] > 0.85
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from tensorboard.util import tensor_util
 
-from tbviz import data, logs
+from tbviz import data, events
 
 pytestmark = pytest.mark.after_lessons
 
@@ -16,7 +16,8 @@ PR_TAGS = sorted(f"pr/{name}" for name in data.CLASSES)
 
 def curves(run, tag: str) -> dict[int, np.ndarray]:
     """{step: 6 x num_thresholds array} of one PR-curve tag."""
-    return {e.step: tensor_util.make_ndarray(e.tensor_proto) for e in logs.load(run).Tensors(tag)}
+    logged = events.accumulator(run).Tensors(tag)
+    return {e.step: tensor_util.make_ndarray(e.tensor_proto) for e in logged}
 
 
 def area(table: np.ndarray) -> float:
@@ -35,7 +36,7 @@ def per_class(lesson_runs):
 
 
 def test_one_curve_per_class_at_two_or_more_steps(per_class):
-    assert sorted(logs.tags(per_class)["tensors"]) == PR_TAGS
+    assert sorted(events.tags(per_class)["tensors"]) == PR_TAGS
     steps = {tag: sorted(curves(per_class, tag)) for tag in PR_TAGS}
     assert len(steps["pr/Shirt"]) >= 2, steps["pr/Shirt"]
     assert all(s == steps["pr/Shirt"] for s in steps.values()), steps
@@ -70,7 +71,7 @@ def test_curves_improve_with_training(per_class):
         for step in (first, last)
     }
     assert mean_area[last] > mean_area[first] + 0.1, mean_area
-    accuracy = logs.scalars(per_class, "Accuracy/test")
+    accuracy = events.scalars(per_class, "Accuracy/test")
     assert [step for step, _ in accuracy] == steps
     assert accuracy[-1][1] > 0.85, accuracy
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from tensorboard.plugins.custom_scalar import layout_pb2
 
-from tbviz import logs
+from tbviz import events
 
 pytestmark = pytest.mark.after_lessons
 
@@ -23,19 +23,19 @@ def runs(lesson_runs):
 
 
 def final(run, tag: str) -> float:
-    return logs.scalars(run, tag)[-1][1]
+    return events.scalars(run, tag)[-1][1]
 
 
 def test_every_run_logs_train_and_val_curves_at_the_same_steps(runs):
     for name, run in runs.items():
-        steps = {tag: [step for step, _ in logs.scalars(run, tag)] for tag in FOUR_TAGS}
+        steps = {tag: [step for step, _ in events.scalars(run, tag)] for tag in FOUR_TAGS}
         assert len(steps["Loss/val"]) >= 10, (name, steps["Loss/val"])
         assert all(s == steps["Loss/val"] for s in steps.values()), (name, steps)
 
 
 def test_every_run_stores_a_custom_scalars_layout(runs):
     for name, run in runs.items():
-        acc = logs.load(run)
+        acc = events.accumulator(run)
         assert "custom_scalars__config__" in acc.Tags()["tensors"], name
         raw = acc.Tensors("custom_scalars__config__")[0].tensor_proto.string_val[0]
         layout = layout_pb2.Layout.FromString(raw)
@@ -51,7 +51,7 @@ def test_baseline_overfits_more_than_the_regularized_runs(runs):
     assert gap("baseline") > 0.3, gap("baseline")
     for name in ("dropout", "weight_decay"):
         assert gap("baseline") > gap(name) + 0.2, (name, gap(name), gap("baseline"))
-    val = [value for _, value in logs.scalars(runs["baseline"], "Loss/val")]
+    val = [value for _, value in events.scalars(runs["baseline"], "Loss/val")]
     best = val.index(min(val))
     assert best < len(val) - 3, f"the baseline's val loss was lowest at epoch {best + 1}"
     assert val[-1] > 1.15 * val[best], val

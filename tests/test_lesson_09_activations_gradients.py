@@ -9,7 +9,7 @@ import itertools
 import numpy as np
 import pytest
 
-from tbviz import logs, plots
+from tbviz import events
 
 pytestmark = pytest.mark.after_lessons
 
@@ -26,7 +26,7 @@ def runs(lesson_runs):
 
 
 def last_grad_norms(run) -> list[float]:
-    return [logs.scalars(run, f"grad_norm/{name}")[-1][1] for name in LAYERS]
+    return [events.scalars(run, f"grad_norm/{name}")[-1][1] for name in LAYERS]
 
 
 def test_runs(runs):
@@ -35,22 +35,22 @@ def test_runs(runs):
 
 @pytest.mark.parametrize("kind", MLPS)
 def test_activation_histograms(runs, kind):
-    histograms = logs.tags(runs[kind])["histograms"]
+    histograms = events.tags(runs[kind])["histograms"]
     assert sorted(histograms) == sorted(
         [f"activations/{name}" for name in LAYERS] + ["activation_grads/layer1"]
     )
     for tag in histograms:
-        assert logs.histogram_steps(runs[kind], tag) == LOGGED_STEPS, (kind, tag)
+        assert events.histogram_steps(runs[kind], tag) == LOGGED_STEPS, (kind, tag)
 
 
 def test_activation_values(runs):
-    acc = logs.load(runs["sigmoid"])
+    acc = events.accumulator(runs["sigmoid"])
     for name in LAYERS:  # a sigmoid's outputs lie in (0, 1)
         for event in acc.Histograms(f"activations/{name}"):
             h = event.histogram_value
             assert h.min >= 0 and h.max <= 1, (name, event.step, h.min, h.max)
             assert h.num == 128 * 64, (name, h.num)  # one batch of 128 x 64 units
-    acc = logs.load(runs["relu_bn"])
+    acc = events.accumulator(runs["relu_bn"])
     for name in LAYERS:  # ReLU outputs are >= 0 and many are exactly 0
         h = acc.Histograms(f"activations/{name}")[-1].histogram_value
         assert h.min == 0 and h.max > 0, (name, h.min, h.max)
@@ -59,7 +59,7 @@ def test_activation_values(runs):
 @pytest.mark.parametrize("kind", MLPS)
 def test_grad_norm_scalars(runs, kind):
     for name in LAYERS:
-        points = logs.scalars(runs[kind], f"grad_norm/{name}")
+        points = events.scalars(runs[kind], f"grad_norm/{name}")
         assert [s for s, _ in points] == LOGGED_STEPS, (kind, name)
         assert all(np.isfinite(v) and v > 0 for _, v in points), (kind, name)
 
@@ -73,32 +73,32 @@ def test_vanishing_ratio(runs):
 
 
 def test_accuracies(runs):
-    val = {kind: logs.scalars(runs[kind], "Accuracy/val")[-1] for kind in MLPS}
+    val = {kind: events.scalars(runs[kind], "Accuracy/val")[-1] for kind in MLPS}
     assert val["sigmoid"][0] == val["relu_bn"][0] == NUM_STEPS, val
     assert val["relu_bn"][1] > 0.75, val
     assert val["sigmoid"][1] < 0.3, val
-    assert logs.scalars(runs["fastnet"], "Accuracy/val")[-1][1] > 0.85
+    assert events.scalars(runs["fastnet"], "Accuracy/val")[-1][1] > 0.85
 
 
 def test_dead_relu_scalars(runs):
-    scalars = logs.tags(runs["relu_bn"])["scalars"]
+    scalars = events.tags(runs["relu_bn"])["scalars"]
     for name in LAYERS:
         assert f"dead_relu/{name}" in scalars, name
-        points = logs.scalars(runs["relu_bn"], f"dead_relu/{name}")
+        points = events.scalars(runs["relu_bn"], f"dead_relu/{name}")
         assert [s for s, _ in points] == LOGGED_STEPS, name
         # fractions of 64 units, each in [0, 1]
         assert all(0 <= v <= 1 and abs(v * 64 - round(v * 64)) < 1e-4 for _, v in points), name
-    assert not any(t.startswith("dead_relu/") for t in logs.tags(runs["sigmoid"])["scalars"])
+    assert not any(t.startswith("dead_relu/") for t in events.tags(runs["sigmoid"])["scalars"])
 
 
 def test_config_and_layout(runs):
     for kind in [*MLPS, "fastnet"]:
-        assert "config/text_summary" in logs.tags(runs[kind])["tensors"], kind
-    assert "custom_scalars__config__" in logs.tags(runs["sigmoid"])["tensors"]
+        assert "config/text_summary" in events.tags(runs[kind])["tensors"], kind
+    assert "custom_scalars__config__" in events.tags(runs["sigmoid"])["tensors"]
 
 
 def test_activation_max_images(runs):
-    logged = plots.logged_images(runs["fastnet_actmax"], "activation_max/classes")
+    logged = events.images(runs["fastnet_actmax"], "activation_max/classes")
     assert len(logged) == 1
     step, grid = logged[0]
     assert step == 200
@@ -113,6 +113,6 @@ def test_activation_max_images(runs):
         for b in range(a + 1, 10):
             assert np.abs(tiles[a] - tiles[b]).mean() > 0.02, (a, b)
     # the mean class logit rose during the optimization
-    logits = logs.scalars(runs["fastnet_actmax"], "activation_max/mean_class_logit")
+    logits = events.scalars(runs["fastnet_actmax"], "activation_max/mean_class_logit")
     assert logits[-1][1] > logits[0][1] + 5, logits
 

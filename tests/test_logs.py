@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from tbviz import logs, paths
+from tbviz import events, logs, paths
 
 
 @pytest.fixture
@@ -30,9 +30,9 @@ def test_lesson_writer_layout_and_readback(root):
         for step in range(5):
             writer.add_scalar("Loss/train", 1.0 / (step + 1), step)
     run = root / "02_scalars" / "sgd"
-    assert logs.run_dirs(root) == [run]
-    assert logs.scalars(run, "Loss/train") == [(s, pytest.approx(1 / (s + 1))) for s in range(5)]
-    assert "Loss/train" in logs.tags(run)["scalars"]
+    assert events.run_dirs(root) == [run]
+    assert events.scalars(run, "Loss/train") == [(s, pytest.approx(1 / (s + 1))) for s in range(5)]
+    assert "Loss/train" in events.tags(run)["scalars"]
 
 
 def test_rerun_replaces_only_that_run(root):
@@ -43,10 +43,10 @@ def test_rerun_replaces_only_that_run(root):
         writer.add_scalar("x", 2.0, 0)
     with logs.writer("04_images", "keep") as writer:
         writer.add_scalar("x", 3.0, 0)
-    assert len(logs.event_files(root / "03_histograms" / "a")) == 1  # not two after a rerun
+    assert len(events.event_files(root / "03_histograms" / "a")) == 1  # not two after a rerun
     logs.reset_lesson("03_histograms")
     assert not (root / "03_histograms").exists()
-    assert logs.scalars(root / "04_images" / "keep", "x") == [(0, 3.0)]
+    assert events.scalars(root / "04_images" / "keep", "x") == [(0, 3.0)]
 
 
 def test_writers_flush_within_seconds(root):
@@ -54,7 +54,7 @@ def test_writers_flush_within_seconds(root):
     from tensorboardX import SummaryWriter as XWriter
 
     def on_disk(run):
-        return bool(logs.event_files(run)) and "live" in logs.tags(run)["scalars"]
+        return bool(events.event_files(run)) and "live" in events.tags(run)["scalars"]
 
     slow_dir = root / "default"
     slow = XWriter(str(slow_dir))
@@ -95,8 +95,8 @@ def test_tensorboardx_writer_is_accepted(root):
         writer.add_scalar("Loss/train", 0.5, 1)
         logs.add_histogram(writer, "weights", torch.randn(100), 1)
     run = root / "00_setup_and_first_run" / "tbx"
-    assert logs.scalars(run, "Loss/train") == [(1, 0.5)]
-    assert logs.histogram_steps(run, "weights") == [1]
+    assert events.scalars(run, "Loss/train") == [(1, 0.5)]
+    assert events.histogram_steps(run, "weights") == [1]
 
 
 # ------------------------------------------------------------------ validated logging helpers
@@ -204,9 +204,9 @@ def test_nonfinite_parameters_are_counted_and_warned_once(root):
     messages = [str(x.message) for x in w if issubclass(x.category, RuntimeWarning)]
     assert len(messages) == 1 and messages[0].startswith("weights/0.weight: 3 of 12 values")
     run = root / "03_histograms" / "nan"
-    assert logs.scalars(run, "nonfinite/weights/0.weight") == [(0, 3.0), (1, 3.0), (2, 3.0)]
-    assert logs.histogram_steps(run, "weights/0.weight") == [0, 1, 2]
-    hist = logs.load(run).Histograms("weights/0.weight")[0].histogram_value
+    assert events.scalars(run, "nonfinite/weights/0.weight") == [(0, 3.0), (1, 3.0), (2, 3.0)]
+    assert events.histogram_steps(run, "weights/0.weight") == [0, 1, 2]
+    hist = events.accumulator(run).Histograms("weights/0.weight")[0].histogram_value
     assert hist.num == 9 and math.isfinite(hist.sum)
 
 
@@ -214,8 +214,8 @@ def test_all_nan_histogram_does_not_crash(root):
     with logs.writer("03_histograms", "allnan") as writer:
         assert logs.add_histogram(writer, "grads/x", torch.full((5,), float("nan")), 0) == 5
     run = root / "03_histograms" / "allnan"
-    assert logs.scalars(run, "nonfinite/grads/x") == [(0, 5.0)]
-    assert "grads/x" not in logs.tags(run)["histograms"]
+    assert events.scalars(run, "nonfinite/grads/x") == [(0, 5.0)]
+    assert "grads/x" not in events.tags(run)["histograms"]
 
 
 def test_histogram_buckets_match_the_values(root):
@@ -223,7 +223,7 @@ def test_histogram_buckets_match_the_values(root):
     with logs.writer("03_histograms", "buckets") as writer:
         logs.add_histogram(writer, "v", values, 0)
         logs.add_histogram(writer, "const", torch.zeros(7), 0)
-    acc = logs.load(root / "03_histograms" / "buckets")
+    acc = events.accumulator(root / "03_histograms" / "buckets")
     h = acc.Histograms("v")[0].histogram_value
     assert (h.min, h.max, h.num) == (-1.0, 1.0, 1001)
     assert sum(h.bucket) == 1001 and h.bucket[0] == 0 and h.bucket_limit[0] == -1.0

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from tbviz import data, plots, train
+from tbviz import data, events, plots
 
 
 class AlwaysClass(nn.Module):
@@ -29,7 +29,7 @@ class AlwaysClass(nn.Module):
 
 @pytest.fixture(scope="module")
 def images():
-    _, val, _ = train.load_splits()
+    _, val, _ = data.load_splits()
     return val.images[:4]
 
 
@@ -74,19 +74,20 @@ def test_training_loop_logs_without_importing_matplotlib(tmp_path):
     """matplotlib costs the logged run about a second to import: the loop must not need it."""
     script = textwrap.dedent(f"""
         import sys
-        from tbviz import logs, train
-        tr, val, _ = train.load_splits()
+        from tbviz import data, events, logs, train
+        tr, val, _ = data.load_splits()
         cfg = train.Config(epochs=1, width=4, log_every=5)
         with logs.writer_at({str(tmp_path)!r}) as writer:
-            train.fit(cfg.build_model(), train.Split(tr.images[:512], tr.labels[:512]),
-                      train.Split(val.images[:64], val.labels[:64]), cfg, writer=writer,
-                      verbose=False)
+            train.fit(cfg.build_model(), data.Split(tr.images[:512], tr.labels[:512]),
+                      data.Split(val.images[:64], val.labels[:64]), cfg, writer=writer,
+                      histograms=True, figures=True, verbose=False)
         print(sorted(m for m in sys.modules if m.split(".")[0] == "matplotlib"))
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"
-    from tbviz import logs
 
-    assert len(logs.load(tmp_path).Images("predictions")) == 1
+    logged = events.accumulator(tmp_path)
+    assert len(logged.Images("predictions")) == 1
+    assert any(tag.startswith("grads/") for tag in logged.Tags()["histograms"])

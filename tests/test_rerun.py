@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tbviz import logs
+from tbviz import events
 
 pytestmark = pytest.mark.after_lessons
 
@@ -23,7 +23,7 @@ def snapshot(root: Path) -> dict[str, object]:
     return {
         # event files directly in each run: a second writer on the same run would add one
         "runs": {str(r.relative_to(lesson)): len(list(r.glob("events.out.tfevents.*")))
-                 for r in logs.run_dirs(lesson)},
+                 for r in events.run_dirs(lesson)},
         "projector": sorted(str(p.relative_to(lesson)) for p in lesson.rglob("*.pbtxt")),
         "tensors": sorted(str(p.relative_to(lesson)) for p in lesson.rglob("tensors.tsv")),
         "configs": {str(p.relative_to(lesson)): p.read_text() for p in lesson.rglob("*.pbtxt")},
@@ -34,7 +34,7 @@ def test_second_run_of_a_lesson_matches_the_first(tmp_path):
     root = Path(os.environ["TBVIZ_LOGDIR"])
     assert (root / LESSON).is_dir(), f"{LESSON} has not run yet: run the notebooks first"
     other = root / "00_setup_and_first_run"
-    others_before = sorted(p.name for p in logs.event_files(other))
+    others_before = sorted(p.name for p in events.event_files(other))
     first = snapshot(root)
     assert first["runs"], f"no runs under {root / LESSON}"
     proc = subprocess.run(
@@ -50,5 +50,5 @@ def test_second_run_of_a_lesson_matches_the_first(tmp_path):
     assert second["projector"] == first["projector"] and second["tensors"] == first["tensors"]
     assert {k: sorted(v.splitlines()) for k, v in second["configs"].items()} == {
         k: sorted(v.splitlines()) for k, v in first["configs"].items()}
-    assert sorted(p.name for p in logs.event_files(other)) == others_before, \
+    assert sorted(p.name for p in events.event_files(other)) == others_before, \
         "re-running one lesson touched another lesson's runs"

@@ -16,15 +16,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from tbviz import logs, models, train
+from tbviz import data, events, logs, models, train
 
 CLI = [sys.executable, "-m", "tbviz.train", "--no-progress"]
 
 
 def small_splits(n: int = 1024):
-    tr, val, _ = train.load_splits()
-    return (train.Split(tr.images[:n], tr.labels[:n]),
-            train.Split(val.images[:256], val.labels[:256]))
+    tr, val, _ = data.load_splits()
+    return (data.Split(tr.images[:n], tr.labels[:n]),
+            data.Split(val.images[:256], val.labels[:256]))
 
 
 def test_nonfinite_loss_stops_training_with_a_clear_message(tmp_path):
@@ -36,22 +36,22 @@ def test_nonfinite_loss_stops_training_with_a_clear_message(tmp_path):
     bad[order[2 * 128 + 5]] = float("nan")
     run = tmp_path / "nan"
     with logs.writer_at(run) as writer, pytest.raises(train.TrainingDiverged) as err:
-        train.fit(cfg.build_model(), train.Split(bad, tr.labels), val, cfg, writer=writer,
+        train.fit(cfg.build_model(), data.Split(bad, tr.labels), val, cfg, writer=writer,
                   verbose=False)
     message = str(err.value)
     assert "the loss became nan at step 3 (epoch 1)" in message
     assert "Lower the learning rate" in message and "check the inputs for NaN" in message
-    assert [s for s, _ in logs.scalars(run, "batch/loss")] == [1, 2]  # kept what was logged
+    assert [s for s, _ in events.scalars(run, "batch/loss")] == [1, 2]  # kept what was logged
 
 
 def test_cli_reports_divergence_without_a_traceback(tmp_path):
     proc = subprocess.run([*CLI, "--lr", "1e6", "--optimizer", "sgd", "--epochs", "1",
-                           "--train-size", "2048", "--logdir", str(tmp_path / "run")],
+                           "--train-size", "2048", "--run-dir", str(tmp_path / "run")],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith("error: the loss became")
     assert "Traceback" not in proc.stderr
-    assert logs.event_files(tmp_path / "run"), "what was logged before divergence is kept"
+    assert events.event_files(tmp_path / "run"), "what was logged before divergence is kept"
 
 
 def wait_for(predicate, timeout: float, what: str):
@@ -66,7 +66,7 @@ def test_interrupt_then_resume_continues_the_curves(tmp_path):
     continues at the right steps, and the half-finished epoch's points are purged."""
     logdir = tmp_path / "run"
     args = ["--epochs", "3", "--train-size", "12800", "--batch-size", "128", "--width", "4",
-            "--logdir", str(logdir)]
+            "--run-dir", str(logdir)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env)
@@ -85,33 +85,33 @@ def test_interrupt_then_resume_continues_the_curves(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130, err
-    assert f"resume with: python -m tbviz.train --logdir {logdir} --resume" in err
+    assert f"resume with: python -m tbviz.train --run-dir {logdir} --resume" in err
     assert "Traceback" not in err
     saved = torch.load(logdir / train.CHECKPOINT, weights_only=True)
     assert saved["epoch"] == 1 and saved["step"] == steps_per_epoch
-    interrupted = [s for s, _ in logs.scalars(logdir, "batch/loss")]
+    interrupted = [s for s, _ in events.scalars(logdir, "batch/loss")]
     assert max(interrupted) > steps_per_epoch + 50  # the half epoch was logged and flushed
 
-    resumed = subprocess.run([*CLI, "--logdir", str(logdir), "--resume"],
+    resumed = subprocess.run([*CLI, "--run-dir", str(logdir), "--resume"],
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     result = json.loads(resumed.stdout.strip().splitlines()[-1])
     assert result["epochs"] == 3 and result["test_accuracy"] > 0.75
-    steps = [s for s, _ in logs.scalars(logdir, "batch/loss")]
+    steps = [s for s, _ in events.scalars(logdir, "batch/loss")]
     assert steps == list(range(50, 3 * steps_per_epoch + 1, 50)), "duplicate or missing steps"
-    assert [s for s, _ in logs.scalars(logdir, "Loss/train")] == [
+    assert [s for s, _ in events.scalars(logdir, "Loss/train")] == [
         steps_per_epoch, 2 * steps_per_epoch, 3 * steps_per_epoch]
 
 
 def _safe_scalars(logdir: Path, tag: str):
     try:
-        return logs.scalars(logdir, tag)
+        return events.scalars(logdir, tag)
     except (FileNotFoundError, KeyError):
         return []
 
 
 def test_resume_without_a_checkpoint_says_so(tmp_path):
-    proc = subprocess.run([*CLI, "--logdir", str(tmp_path), "--resume"],
+    proc = subprocess.run([*CLI, "--run-dir", str(tmp_path), "--resume"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0
     assert f"nothing to resume: {tmp_path / train.CHECKPOINT} does not exist" in proc.stderr
@@ -127,7 +127,7 @@ def test_resume_refuses_flags_that_change_the_saved_run(tmp_path):
     path = tmp_path / train.CHECKPOINT
     train.save_checkpoint(path, net, optimizer, scheduler, 1, 10, cfg)
     before = path.read_bytes()
-    proc = subprocess.run([*CLI, "--logdir", str(tmp_path), "--resume", "--lr", "0.1",
+    proc = subprocess.run([*CLI, "--run-dir", str(tmp_path), "--resume", "--lr", "0.1",
                            "--epochs", "5", "--batch-size", "128"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc.stderr
@@ -135,7 +135,23 @@ def test_resume_refuses_flags_that_change_the_saved_run(tmp_path):
     assert "cannot change --epochs 5 (the run has 3), --lr 0.1 (the run has 0.02)" in proc.stderr
     assert "batch-size" not in proc.stderr  # the same as the saved value: no conflict
     assert path.read_bytes() == before
-    assert not logs.event_files(tmp_path)
+    assert not events.event_files(tmp_path)
+
+
+def test_resume_names_a_default_valued_flag_too(tmp_path):
+    """--epochs 4 equals the CLI's default; it must still count as given: a 1-epoch run
+    resumed with --epochs 4 is refused for that flag, not "already finished"."""
+    cfg = train.Config(epochs=1, width=4)
+    net = cfg.build_model()
+    optimizer = torch.optim.SGD(net.parameters(), lr=cfg.lr)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 1)
+    train.save_checkpoint(tmp_path / train.CHECKPOINT, net, optimizer, scheduler, 1, 10, cfg)
+    proc = subprocess.run([*CLI, "--logdir", str(tmp_path), "--resume", "--epochs", "4"],
+                          capture_output=True, text=True, timeout=120)  # --logdir: the old name
+    assert proc.returncode == 1, proc.stderr
+    assert "cannot change --epochs 4 (the run has 1)" in proc.stderr
+    assert "one-cycle learning-rate schedule" in proc.stderr
+    assert "already finished" not in proc.stderr
 
 
 class NotAWeight:
@@ -186,8 +202,8 @@ def test_two_processes_writing_at_once_both_complete(tmp_path):
     assert all(p.returncode == 0 for p in procs)
     for i in range(2):
         run = tmp_path / "concurrency" / f"run{i}"
-        assert logs.scalars(run, "value") == [(s, float(s)) for s in range(300)]
-        assert len(logs.histogram_steps(run, "h")) == 300
+        assert events.scalars(run, "value") == [(s, float(s)) for s in range(300)]
+        assert len(events.histogram_steps(run, "h")) == 300
     assert len(set(names)) == 2, "two runs started at once got the same ad-hoc name"
 
 

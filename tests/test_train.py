@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 import torch
 
-from tbviz import board, logs, models, train
+from tbviz import board, data, events, logs, models, train
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def cli_run(tmp_path_factory):
     """One real CLI run with a small epoch budget (1 epoch), full logging on."""
     logdir = tmp_path_factory.mktemp("cli") / "run"
     proc = subprocess.run(
-        [sys.executable, "-m", "tbviz.train", "--epochs", "1", "--logdir", str(logdir),
+        [sys.executable, "-m", "tbviz.train", "--epochs", "1", "--run-dir", str(logdir),
          "--no-progress"],
         capture_output=True, text=True, timeout=300,
     )
@@ -31,8 +31,8 @@ def cli_run(tmp_path_factory):
 
 def test_cli_prints_json_last(cli_run):
     logdir, result, _ = cli_run
-    assert {"test_accuracy", "seconds", "device", "logdir"} <= result.keys()
-    assert result["logdir"] == str(logdir)
+    assert {"test_accuracy", "seconds", "device", "run_dir", "logging_seconds"} <= result.keys()
+    assert result["run_dir"] == str(logdir)
     assert result["device"] == "cpu" or result["device"].startswith(("cuda", "mps"))
     assert 0.85 < result["test_accuracy"] <= 1.0  # one epoch of the default model
     assert result["seconds"] > 0
@@ -41,7 +41,7 @@ def test_cli_prints_json_last(cli_run):
 
 def test_cli_logs_everything_the_course_promises(cli_run):
     logdir, result, _ = cli_run
-    acc = logs.load(logdir)
+    acc = events.accumulator(logdir)
     tags = acc.Tags()
     steps = result_steps = 55_000 // 256 + 1  # one epoch of 55k training images, batch 256
     for tag in ("batch/loss", "batch/accuracy", "batch/lr"):
@@ -52,14 +52,14 @@ def test_cli_logs_everything_the_course_promises(cli_run):
     assert 0.8 < acc.Scalars("Accuracy/val")[0].value < 1
     net = models.FastNet()
     for name, _ in net.named_parameters():
-        assert logs.histogram_steps(logdir, f"weights/{name}") == [steps]
-        assert logs.histogram_steps(logdir, f"grads/{name}") == [steps]
+        assert events.histogram_steps(logdir, f"weights/{name}") == [steps]
+        assert events.histogram_steps(logdir, f"grads/{name}") == [steps]
     assert [e.step for e in acc.Images("predictions")] == [steps]
     assert acc.Images("predictions")[0].width > 300
     assert "config/text_summary" in tags["tensors"]
-    hparams = logs.hparams(logdir)
+    hparams = events.hparams(logdir)
     assert hparams["lr"] == pytest.approx(0.02) and hparams["model"] == "fast"
-    assert logs.scalars(logdir, "hparam/test_accuracy")[0][1] == pytest.approx(
+    assert events.scalars(logdir, "hparam/test_accuracy")[0][1] == pytest.approx(
         result["test_accuracy"], abs=1e-4
     )
     assert (logdir / train.CHECKPOINT).is_file()
@@ -69,7 +69,7 @@ def test_cli_refuses_to_overwrite_a_run(cli_run):
     logdir, _, _ = cli_run
     before = sorted(p.name for p in logdir.iterdir())
     proc = subprocess.run(
-        [sys.executable, "-m", "tbviz.train", "--epochs", "1", "--logdir", str(logdir)],
+        [sys.executable, "-m", "tbviz.train", "--epochs", "1", "--run-dir", str(logdir)],
         capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode != 0
@@ -84,9 +84,20 @@ def test_cli_rejects_bad_options():
 
 
 def small_splits(n: int = 2048):
-    tr, val, _ = train.load_splits()
-    return train.Split(tr.images[:n], tr.labels[:n]), train.Split(val.images[:512],
-                                                                   val.labels[:512])
+    tr, val, _ = data.load_splits()
+    return tr.first(n), val.first(512)
+
+
+def test_fit_refuses_a_net_that_cfg_does_not_describe():
+    """The logged config must describe the network trained: a mismatch is refused."""
+    tr, val = small_splits(256)
+    cfg = train.Config(epochs=1, width=8)
+    with pytest.raises(ValueError, match=r"width=16 \(cfg says 8\).*cfg.build_model\(\)"):
+        train.fit(models.FastNet(width=16), tr, val, cfg, verbose=False)
+    with pytest.raises(ValueError, match=r"dropout=0.5 \(cfg says 0.0\)"):
+        train.fit(models.FastNet(width=8, dropout=0.5), tr, val, cfg, verbose=False)
+    history = train.fit(models.FastNet(width=8), tr, val, cfg, verbose=False)  # matches
+    assert history.steps == 1
 
 
 def test_training_is_deterministic_for_a_seed():

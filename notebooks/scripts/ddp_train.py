@@ -62,7 +62,7 @@ def main() -> None:
     rank, world_size = dist.get_rank(), dist.get_world_size()
     local_rank = int(os.environ["LOCAL_RANK"])
 
-    train_split, val_split, _ = train.load_splits()
+    train_split, val_split, _ = data.load_splits()
     images, labels = data.subset(train_split.images, train_split.labels, args.train_size)
     mine = shard(len(labels), rank, world_size)
     images, labels = images[mine], labels[mine]
@@ -106,7 +106,7 @@ def main() -> None:
             loss_sum = correct = seen = 0.0
 
     # validation: each rank scores its half of the validation split, then the sums are pooled
-    val_loss, val_acc = train.evaluate(net.module, train.Split(val_split.images[val_mine],
+    val_loss, val_acc = train.evaluate(net.module, data.Split(val_split.images[val_mine],
                                                                val_split.labels[val_mine]))
     n_val = len(val_mine)
     if args.every_rank_writes:

@@ -299,6 +299,35 @@ def subset(
     return images[idx], labels[idx]
 
 
+@dataclass
+class Split:
+    """Images (N x 1 x 28 x 28, normalized) and labels (N) held in memory."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def to(self, device: torch.device | str) -> Split:
+        return Split(self.images.to(device), self.labels.to(device))
+
+    def first(self, n: int) -> Split:
+        """The first ``n`` samples (the split is already shuffled, so any ``n`` are a sample)."""
+        return Split(self.images[:n], self.labels[:n])
+
+
+def load_splits(val_size: int = 5000, seed: int = 0) -> tuple[Split, Split, Split]:
+    """Train / validation / test splits. Validation is a fixed random subset of the 60,000
+    training images (for decisions while training); the 10,000 test images stay untouched
+    (for the final number only)."""
+    images, labels = tensors(train=True)
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
+    val_idx, train_idx = order[:val_size], order[val_size:]
+    train = Split(images[train_idx], labels[train_idx])
+    return train, Split(images[val_idx], labels[val_idx]), Split(*tensors(train=False))
+
+
 def main() -> None:
     """``python -m tbviz.data``: fetch (or find) the data and say where it came from."""
     try:

@@ -1,4 +1,4 @@
-"""Writing TensorBoard logs the course's way, and reading them back.
+"""Writing TensorBoard logs the course's way (reading them back is :mod:`tbviz.events`).
 
 Writing (lesson 00): every run lives under one root (:func:`tbviz.paths.logs_root`). A lesson
 writes ``<root>/<lesson>/<run>`` with :func:`writer`; re-running the lesson replaces that run
@@ -9,9 +9,6 @@ and nothing else. An ad-hoc experiment gets a unique, timestamped name with
 Logging helpers (lessons 03-07) check their input and raise ``ValueError``/``TypeError`` that
 name the argument, what it got and what it expects, instead of a traceback from deep inside
 TensorBoard. They accept torch's ``SummaryWriter`` or tensorboardX's.
-
-Reading back (every lesson's static picture and self-check) uses TensorBoard's own
-``EventAccumulator``.
 """
 
 from __future__ import annotations
@@ -24,10 +21,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
-from tbviz import paths
+from tbviz import data, paths
 
 FLUSH_SECS = 2
 """How often writers made here flush to disk, in seconds."""
@@ -121,13 +119,8 @@ def experiment_writer(name: str, *, writer_cls: type | None = None, **kwargs: An
 def _as_tensor(name: str, value: Any) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value.detach().cpu()
-    try:
-        import numpy as np
-
-        if isinstance(value, np.ndarray):
-            return torch.from_numpy(value)
-    except ImportError:  # pragma: no cover - numpy ships with torch
-        pass
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value)
     raise TypeError(f"{name} must be a torch.Tensor or numpy array, got {type(value).__name__}")
 
 
@@ -175,9 +168,7 @@ def add_image_grid(
 
     images = check_images(images, "NCHW").float()
     if unnormalize:
-        from tbviz.data import unnormalize as undo
-
-        images = undo(images)
+        images = data.unnormalize(images)
     grid = make_grid(images, nrow=nrow, padding=2, pad_value=1.0)
     writer.add_image(tag, grid, step)
     return grid
@@ -362,68 +353,3 @@ def add_pr_curves(
         )
     for c, name in enumerate(class_names):
         writer.add_pr_curve(f"{prefix}/{name}", labels == c, probs[:, c], global_step=step)
-
-
-# ----------------------------------------------------------------------------- reading back
-
-
-def event_files(logdir: Path | str) -> list[Path]:
-    """Every event file below ``logdir`` (sorted)."""
-    return sorted(Path(logdir).rglob("events.out.tfevents.*"))
-
-
-def run_dirs(logdir: Path | str) -> list[Path]:
-    """Every directory below (or at) ``logdir`` that holds event files: TensorBoard's runs."""
-    return sorted({f.parent for f in event_files(logdir)})
-
-
-def load(run: Path | str):
-    """TensorBoard's ``EventAccumulator`` over one run directory, loaded, keeping every event."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    run = Path(run)
-    if not event_files(run):
-        raise FileNotFoundError(f"no TensorBoard event files under {run}")
-    acc = EventAccumulator(
-        str(run),
-        size_guidance={"scalars": 0, "histograms": 0, "images": 0, "tensors": 0,
-                       "compressedHistograms": 0},
-    )
-    return acc.Reload()
-
-
-def tags(run: Path | str) -> dict[str, list[str]]:
-    """The tags of one run by kind (scalars, histograms, images, tensors, graph, ...)."""
-    return load(run).Tags()
-
-
-def scalars(run: Path | str, tag: str) -> list[tuple[int, float]]:
-    """``(step, value)`` pairs of one scalar tag, in step order."""
-    acc = load(run)
-    if tag not in acc.Tags()["scalars"]:
-        raise KeyError(f"no scalar {tag!r} in {run}; it has {sorted(acc.Tags()['scalars'])}")
-    return [(e.step, e.value) for e in acc.Scalars(tag)]
-
-
-def histogram_steps(run: Path | str, tag: str) -> list[int]:
-    """The steps at which histogram ``tag`` was logged."""
-    return [e.step for e in load(run).Histograms(tag)]
-
-
-def hparams(run: Path | str) -> dict[str, Any]:
-    """The hparams of a run logged with ``add_hparams(..., run_name='.')``: {name: value}."""
-    from tensorboard.backend.event_processing import plugin_event_accumulator as pea
-    from tensorboard.plugins.hparams import plugin_data_pb2
-
-    acc = pea.EventAccumulator(str(run))
-    acc.Reload()
-    content = acc.PluginTagToContent("hparams")
-    for raw in content.values():
-        data = plugin_data_pb2.HParamsPluginData.FromString(raw)
-        if data.HasField("session_start_info"):
-            out: dict[str, Any] = {}
-            for key, value in data.session_start_info.hparams.items():
-                kind = value.WhichOneof("kind")
-                out[key] = getattr(value, kind)
-            return out
-    raise KeyError(f"no hparams session in {run}")

@@ -1,4 +1,5 @@
-"""The course's networks (lesson 01 draws them; the training lessons train them).
+"""The course's networks (lesson 01 draws them; the training lessons train them), and
+running one in evaluation mode.
 
 * :class:`TutorialNet`: the small CNN of the official PyTorch TensorBoard tutorial.
 * :class:`FastNet`: the course's default, about as cheap per image but with batch norm, so it
@@ -6,6 +7,9 @@
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -55,6 +59,7 @@ class FastNet(nn.Module):
 
     def __init__(self, width: int = 16, hidden: int = 128, dropout: float = 0.0) -> None:
         super().__init__()
+        self.width, self.dropout = width, dropout
         self.features_net = nn.Sequential(conv_block(1, width), conv_block(width, 2 * width))
         self.head = nn.Sequential(
             nn.Flatten(),
@@ -83,3 +88,31 @@ def build(name: str = "fast", **kwargs) -> nn.Module:
 
 def count_parameters(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters() if p.requires_grad)
+
+
+def describe(net: nn.Module) -> dict[str, object]:
+    """What :class:`tbviz.train.Config` would say about ``net``: model name, width, dropout."""
+    if isinstance(net, FastNet):
+        return {"model": "fast", "width": net.width, "dropout": net.dropout}
+    if isinstance(net, TutorialNet):
+        return {"model": "tutorial"}
+    return {"model": type(net).__name__}
+
+
+@contextmanager
+def eval_mode(net: nn.Module) -> Iterator[torch.device]:
+    """Run ``net`` in eval mode without gradients, then restore its mode; yields its device."""
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            yield next(net.parameters()).device
+    finally:
+        net.train(was_training)
+
+
+def predict_probs(net: nn.Module, images: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+    """Softmax probabilities (N x classes) for ``images`` (on any device), returned on the CPU."""
+    with eval_mode(net) as device:
+        chunks = images.split(batch_size)
+        return torch.cat([torch.softmax(net(chunk.to(device)), 1).cpu() for chunk in chunks])

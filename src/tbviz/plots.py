@@ -8,15 +8,14 @@ picture with Pillow, which imports in a few milliseconds, and so does not pay fo
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from tbviz import logs
+from tbviz import events, models
 from tbviz.data import CLASSES, unnormalize
 
 if TYPE_CHECKING:
@@ -51,16 +50,9 @@ def image_grid(
     return fig
 
 
-@torch.no_grad()
 def predict(net: torch.nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(predicted class, its probability) per image, computed in eval mode; the network's
-    train/eval mode is restored afterwards."""
-    was_training = net.training
-    net.eval()
-    device = next(net.parameters()).device
-    probs = torch.softmax(net(images.to(device)), dim=1).cpu()
-    net.train(was_training)
-    conf, pred = probs.max(dim=1)
+    """(predicted class, its probability) per image, on the CPU (lesson 05 writes this out)."""
+    conf, pred = models.predict_probs(net, images).max(dim=1)
     return pred, conf
 
 
@@ -168,7 +160,7 @@ def scalars_figure(
     fig, axes = plt.subplots(1, len(tags), figsize=(5 * len(tags), 3.4), squeeze=False)
     for ax, tag in zip(axes.flat, tags, strict=True):
         for label, run in runs.items():
-            points = logs.scalars(run, tag)
+            points = events.scalars(run, tag)
             ax.plot([s for s, _ in points], [v for _, v in points], label=label)
         ax.set_title(tag)
         ax.set_xlabel("step")
@@ -182,37 +174,42 @@ def scalars_figure(
     return fig
 
 
+def histogram_density(event: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(bucket centres, density)`` of one logged histogram: counts divided by bucket width.
+
+    TensorBoard's buckets are uneven (the default ones grow geometrically away from zero), so
+    raw counts would draw bumps and dips that are only bucket sizes; the dashboards re-bin
+    before drawing, and so does this.
+    """
+    h = event.histogram_value
+    limits = np.asarray(h.bucket_limit, dtype=float)
+    counts = np.asarray(h.bucket, dtype=float)
+    lefts = np.concatenate([[h.min], limits[:-1]])
+    rights = np.minimum(limits, h.max)
+    widths = rights - lefts
+    keep = widths > 0
+    centres = (lefts[keep] + rights[keep]) / 2
+    return centres, counts[keep] / widths[keep] / max(h.num, 1)
+
+
 def histograms_figure(run: Path | str, tags: Sequence[str]) -> Figure:
-    """Histograms of each tag over steps, later steps darker: the Histograms dashboard's view."""
+    """Each tag's distribution over steps, later steps darker: the Histograms dashboard's
+    overlay view, as densities (see :func:`histogram_density`)."""
     import matplotlib.pyplot as plt
 
-    acc = logs.load(run)
+    acc = events.accumulator(run)
     fig, axes = plt.subplots(1, len(tags), figsize=(4.5 * len(tags), 3.2), squeeze=False)
     for ax, tag in zip(axes.flat, tags, strict=True):
-        events = acc.Histograms(tag)
-        for k, event in enumerate(events):
-            h = event.histogram_value
-            edges = np.array(h.bucket_limit)
-            counts = np.array(h.bucket)
-            shade = 0.25 + 0.75 * (k + 1) / len(events)
-            ax.plot(edges, counts, color=plt.cm.viridis(1 - shade), label=f"step {event.step}")
+        logged = acc.Histograms(tag)
+        for k, event in enumerate(logged):
+            centres, density = histogram_density(event)
+            shade = 0.25 + 0.75 * (k + 1) / len(logged)
+            ax.plot(centres, density, color=plt.cm.viridis(1 - shade), label=f"step {event.step}")
         ax.set_title(tag, fontsize=9)
-        ax.set_xlim(min(e.histogram_value.min for e in events),
-                    max(e.histogram_value.max for e in events))
+        ax.set_ylabel("density")
         ax.legend(fontsize=6)
     fig.tight_layout()
     return fig
-
-
-def logged_images(run: Path | str, tag: str) -> list[tuple[int, np.ndarray]]:
-    """``(step, H x W x C array)`` of every image logged under ``tag``, decoded from the logs."""
-    import matplotlib.pyplot as plt
-
-    acc = logs.load(run)
-    out = []
-    for event in acc.Images(tag):
-        out.append((event.step, plt.imread(io.BytesIO(event.encoded_image_string), format="png")))
-    return out
 
 
 def show_logged_image(run: Path | str, tag: str, step: int | None = None,
@@ -220,9 +217,7 @@ def show_logged_image(run: Path | str, tag: str, step: int | None = None,
     """Draw the image logged under ``tag`` (the last step unless ``step`` is given)."""
     import matplotlib.pyplot as plt
 
-    images = logged_images(run, tag)
-    if not images:
-        raise KeyError(f"no image {tag!r} in {run}")
+    images = events.images(run, tag)
     chosen = images[-1] if step is None else next(i for i in images if i[0] == step)
     pixels = chosen[1]
     h, w = pixels.shape[:2]
