@@ -71,10 +71,18 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="tbviz-bench-") as tmp:
         for i in range(args.pairs):
-            base = run([py, str(HERE / "tutorial_baseline.py"), "--logdir", f"{tmp}/base{i}",
-                        *device])
-            logged = [py, "-m", "tbviz.train", "--run-dir", f"{tmp}/fast{i}", "--no-progress",
-                      *device]
+            base = run(
+                [py, str(HERE / "tutorial_baseline.py"), "--logdir", f"{tmp}/base{i}", *device]
+            )
+            logged = [
+                py,
+                "-m",
+                "tbviz.train",
+                "--run-dir",
+                f"{tmp}/fast{i}",
+                "--no-progress",
+                *device,
+            ]
             unlogged = [py, "-m", "tbviz.train", "--no-log", "--no-progress", *device]
             # alternate which of the two goes first, so that an order effect (a run right after
             # the long baseline) does not count as logging overhead or as its absence
@@ -83,48 +91,58 @@ def main() -> None:
             else:
                 nolog, fast = run(unlogged), run(logged)
             row = {
-                "baseline_s": base["wall"], "course_s": fast["wall"], "nolog_s": nolog["wall"],
+                "baseline_s": base["wall"],
+                "course_s": fast["wall"],
+                "nolog_s": nolog["wall"],
                 "speed_ratio": fast["wall"] / base["wall"],
                 "logging_overhead": fast["wall"] / nolog["wall"] - 1,
                 "logging_share": fast["logging_seconds"] / fast["wall"],
-                "baseline_acc": base["test_accuracy"], "course_acc": fast["test_accuracy"],
+                "baseline_acc": base["test_accuracy"],
+                "course_acc": fast["test_accuracy"],
                 "device": fast["device"],
             }
             rows.append(row)
-            print(f"pair {i + 1}: baseline {base['wall']:.1f} s ({base['test_accuracy']:.2%}) | "
-                  f"course {fast['wall']:.1f} s ({fast['test_accuracy']:.2%}) | "
-                  f"no logging {nolog['wall']:.1f} s | ratio {row['speed_ratio']:.2f} | "
-                  f"logging overhead {row['logging_overhead']:+.1%} "
-                  f"(timed inside the run: {fast['logging_seconds']:.2f} s)", flush=True)
+            print(
+                f"pair {i + 1}: baseline {base['wall']:.1f} s ({base['test_accuracy']:.2%}) | "
+                f"course {fast['wall']:.1f} s ({fast['test_accuracy']:.2%}) | "
+                f"no logging {nolog['wall']:.1f} s | ratio {row['speed_ratio']:.2f} | "
+                f"logging overhead {row['logging_overhead']:+.1%} "
+                f"(timed inside the run: {fast['logging_seconds']:.2f} s)",
+                flush=True,
+            )
     ratio = statistics.median(r["speed_ratio"] for r in rows)
     overhead = statistics.median(r["logging_overhead"] for r in rows)
     share = statistics.median(r["logging_share"] for r in rows)
     dev = rows[0]["device"]
-    table = "\n".join([
-        f"Measured {time.strftime('%Y-%m-%d')} on {machine(dev)}, device `{dev}`, "
-        f"{len(rows)} alternating pairs (medians):",
-        "",
-        "| run | wall time (s) | test accuracy |",
-        "|---|---|---|",
-        f"| tutorial-style loop (batch 4, per-sample DataLoader, 1 epoch) | "
-        f"{statistics.median(r['baseline_s'] for r in rows):.1f} | "
-        f"{statistics.median(r['baseline_acc'] for r in rows):.2%} |",
-        f"| `python -m tbviz.train` (defaults, full logging) | "
-        f"{statistics.median(r['course_s'] for r in rows):.1f} | "
-        f"{statistics.median(r['course_acc'] for r in rows):.2%} |",
-        f"| `python -m tbviz.train --no-log` | "
-        f"{statistics.median(r['nolog_s'] for r in rows):.1f} | |",
-        "",
-        f"Wall-time ratio course / baseline: **{ratio:.2f}x** (target <= 0.5x). "
-        f"Logging overhead: **{overhead:+.1%}** (target <= 5%). Whole processes, data loading "
-        f"and evaluation included. Logging work timed inside the logged run (every writer call, "
-        f"the per-epoch pictures and histograms, checkpoints, hparams): **{share:.1%}** of its "
-        f"wall time.",
-        "",
-        "Per pair (wall-clock noise on a shared machine is several percent either way): ratio "
-        + ", ".join(f"{r['speed_ratio']:.2f}" for r in rows) + "; logging overhead "
-        + ", ".join(f"{r['logging_overhead']:+.1%}" for r in rows) + ".",
-    ])
+    table = "\n".join(
+        [
+            f"Measured {time.strftime('%Y-%m-%d')} on {machine(dev)}, device `{dev}`, "
+            f"{len(rows)} alternating pairs (medians):",
+            "",
+            "| run | wall time (s) | test accuracy |",
+            "|---|---|---|",
+            f"| tutorial-style loop (batch 4, per-sample DataLoader, 1 epoch) | "
+            f"{statistics.median(r['baseline_s'] for r in rows):.1f} | "
+            f"{statistics.median(r['baseline_acc'] for r in rows):.2%} |",
+            f"| `python -m tbviz.train` (defaults, full logging) | "
+            f"{statistics.median(r['course_s'] for r in rows):.1f} | "
+            f"{statistics.median(r['course_acc'] for r in rows):.2%} |",
+            f"| `python -m tbviz.train --no-log` | "
+            f"{statistics.median(r['nolog_s'] for r in rows):.1f} | |",
+            "",
+            f"Wall-time ratio course / baseline: **{ratio:.2f}x** (target <= 0.5x). "
+            f"Logging overhead: **{overhead:+.1%}** (target <= 5%). Whole processes, data loading "
+            f"and evaluation included. Logging work timed inside the logged run (every writer "
+            f"call, the per-epoch pictures and histograms, checkpoints, hparams): "
+            f"**{share:.1%}** of its wall time.",
+            "",
+            "Per pair (wall-clock noise on a shared machine is several percent either way): ratio "
+            + ", ".join(f"{r['speed_ratio']:.2f}" for r in rows)
+            + "; logging overhead "
+            + ", ".join(f"{r['logging_overhead']:+.1%}" for r in rows)
+            + ".",
+        ]
+    )
     print()
     print(table)
     ok = ratio <= 0.5 and overhead <= 0.05 and min(r["course_acc"] for r in rows) >= 0.91

@@ -45,8 +45,11 @@ def main() -> None:
         running_loss += loss.item()
         if i % 1000 == 999:
             writer.add_scalar("training loss", running_loss / 1000, i)
-            writer.add_figure("predictions vs. actuals",
-                              plots.predictions_figure(net, inputs.cpu(), labels.cpu()), i)
+            writer.add_figure(
+                "predictions vs. actuals",
+                plots.predictions_figure(net, inputs.cpu(), labels.cpu()),
+                i,
+            )
             running_loss = 0.0
     correct = total = 0
     net.eval()
@@ -56,9 +59,16 @@ def main() -> None:
             correct += (outputs.argmax(1).cpu() == labels).sum().item()
             total += len(labels)
     writer.close()
-    print(json.dumps({"test_accuracy": round(correct / total, 4),
-                      "seconds": round(time.perf_counter() - started, 2),
-                      "device": str(device), "logdir": args.logdir}))
+    print(
+        json.dumps(
+            {
+                "test_accuracy": round(correct / total, 4),
+                "seconds": round(time.perf_counter() - started, 2),
+                "device": str(device),
+                "logdir": args.logdir,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -89,9 +89,19 @@ def test_stop_all_stops_only_the_course_servers(tmp_path, started):
     started.append(ours.pid)
     port = board.free_port()
     foreign = subprocess.Popen(
-        [sys.executable, "-m", "tensorboard.main", "--logdir", str(tmp_path), "--host",
-         "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "tensorboard.main",
+            "--logdir",
+            str(tmp_path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     started.append(foreign.pid)
     deadline = time.monotonic() + 60

@@ -28,8 +28,14 @@ pytestmark = pytest.mark.after_lessons
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -52,8 +58,11 @@ def browser(tmp_path_factory):
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
-            str(profile), executable_path=executable, headless=True,
-            args=CHROMIUM_FLAGS[1:], viewport={"width": 1400, "height": 1000},
+            str(profile),
+            executable_path=executable,
+            headless=True,
+            args=CHROMIUM_FLAGS[1:],
+            viewport={"width": 1400, "height": 1000},
         )
         yield context
         context.close()
@@ -126,12 +135,14 @@ def tensorboard_cell_outputs(logdir: Path, workdir: Path):
     def keep(msg):
         kind, content = msg["msg_type"], msg["content"]
         if kind == "stream":
-            outputs.append(nbformat.v4.new_output("stream", name=content["name"],
-                                                  text=content["text"]))
+            outputs.append(
+                nbformat.v4.new_output("stream", name=content["name"], text=content["text"])
+            )
         elif kind in {"display_data", "execute_result", "update_display_data"}:
             # %tensorboard shows "Launching..." first, then replaces it with the frame
-            output = nbformat.v4.new_output("display_data", data=content["data"],
-                                            metadata=content.get("metadata", {}))
+            output = nbformat.v4.new_output(
+                "display_data", data=content["data"], metadata=content.get("metadata", {})
+            )
             display_id = content.get("transient", {}).get("display_id")
             if kind == "update_display_data" and display_id in displays:
                 outputs[displays[display_id]] = output
@@ -141,8 +152,9 @@ def tensorboard_cell_outputs(logdir: Path, workdir: Path):
                 outputs.append(output)
 
     kc.execute_interactive("%load_ext tensorboard", timeout=60)
-    reply = kc.execute_interactive(f'%tensorboard --logdir "{logdir}"', timeout=120,
-                                   output_hook=keep)
+    reply = kc.execute_interactive(
+        f'%tensorboard --logdir "{logdir}"', timeout=120, output_hook=keep
+    )
     assert reply["content"]["status"] == "ok"
     return outputs, km, kc
 
@@ -158,18 +170,29 @@ def lesson_copy(workdir: Path, outputs, *, trusted: bool) -> Path:
     path = workdir / ("02_scalars.ipynb" if trusted else "02_scalars_untrusted.ipynb")
     nbformat.write(nb, path)
     if trusted:
-        subprocess.run([sys.executable, "-m", "jupyter", "trust", str(path)], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "jupyter", "trust", str(path)], check=True, capture_output=True
+        )
     return path
 
 
 def start_jupyterlab(workdir: Path, port: int) -> subprocess.Popen:
     lab = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
-         "--ip=127.0.0.1", "--IdentityProvider.token=", "--ServerApp.password=",
-         f"--ServerApp.root_dir={workdir}",
-         *(["--allow-root"] if os.geteuid() == 0 else [])],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            f"--port={port}",
+            "--ip=127.0.0.1",
+            "--IdentityProvider.token=",
+            "--ServerApp.password=",
+            f"--ServerApp.root_dir={workdir}",
+            *(["--allow-root"] if os.geteuid() == 0 else []),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 90
     while True:
@@ -227,8 +250,9 @@ def test_tensorboard_frame_in_jupyterlab(browser, tmp_path, scalars_logdir):
         for name in ("trusted", "untrusted"):
             page = browser.new_page()
             notebook = "02_scalars.ipynb" if name == "trusted" else "02_scalars_untrusted.ipynb"
-            shown[name] = frame_shows_tensorboard(page, f"{base}/{name}/tree/{notebook}",
-                                                  tmp_path / f"jupyterlab_{name}.png")
+            shown[name] = frame_shows_tensorboard(
+                page, f"{base}/{name}/tree/{notebook}", tmp_path / f"jupyterlab_{name}.png"
+            )
             page.close()
         trusted, untrusted = shown["trusted"], shown["untrusted"]
         assert trusted, "the trusted lesson did not show TensorBoard in its %tensorboard frame"

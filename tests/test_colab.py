@@ -40,8 +40,10 @@ def test_install_cell_runs_only_on_colab_and_installs_only_tbviz(path):
     install = next(src for src in code if "pip" in src and "install" in src)
     assert install == code[0], "the Colab install cell must be the first code cell"
     assert 'if "google.colab" in sys.modules:' in install
-    packages = re.findall(r'"([^"]+)"', install.split('"install",', 1)[1])
-    assert packages == ["--quiet", f"tbviz @ git+https://github.com/{tbviz.REPOSITORY}"]
+    quoted = re.findall(r'"([^"]+)"', install)  # every string in the cell, in order
+    course = f"tbviz @ git+https://github.com/{tbviz.REPOSITORY}"
+    assert quoted == ["google.colab", course, "-m", "pip", "install", "--quiet"], quoted
+    assert '"--quiet", course]' in install
 
 
 def test_stamping_is_a_no_op_on_the_committed_notebooks():
@@ -53,8 +55,10 @@ def test_stamping_for_a_fork_rewrites_badge_and_install_url():
     text, problems = stamp_colab.stamp(path, "teacher/fork")
     assert problems == []
     nb = nbformat.reads(text, as_version=4)
-    assert ("https://colab.research.google.com/github/teacher/fork/blob/main/notebooks/"
-            "00_setup_and_first_run.ipynb") in nb.cells[0].source
+    assert (
+        "https://colab.research.google.com/github/teacher/fork/blob/main/notebooks/"
+        "00_setup_and_first_run.ipynb"
+    ) in nb.cells[0].source
     assert "git+https://github.com/teacher/fork" in nb.cells[1].source
     assert tbviz.REPOSITORY not in nb.cells[0].source + nb.cells[1].source
     original = nbformat.read(path, as_version=4)

@@ -36,8 +36,7 @@ def get(server, path: str, **query):
 
 
 def runs_of(tags_by_run: dict, lesson: str) -> dict:
-    return {run: tags for run, tags in tags_by_run.items()
-            if run.startswith(f"{lesson}/") and tags}
+    return {run: tags for run, tags in tags_by_run.items() if run.startswith(f"{lesson}/") and tags}
 
 
 def test_runs_of_every_lesson_are_listed(server):
@@ -79,11 +78,15 @@ def test_images(server, lesson):
 
 def test_graphs(server):
     info = get(server, "/data/plugin/graphs/info")
-    graphs = [run for run, item in info.items()
-              if run.startswith("01_model_graph/") and item.get("run_graph")]
+    graphs = [
+        run
+        for run, item in info.items()
+        if run.startswith("01_model_graph/") and item.get("run_graph")
+    ]
     assert graphs, "no graph from lesson 01"
-    url = (f"http://127.0.0.1:{server.port}/data/plugin/graphs/graph?"
-           + urllib.parse.urlencode({"run": graphs[0], "conceptual": "false"}))
+    url = f"http://127.0.0.1:{server.port}/data/plugin/graphs/graph?" + urllib.parse.urlencode(
+        {"run": graphs[0], "conceptual": "false"}
+    )
     with urllib.request.urlopen(url, timeout=30) as response:
         assert b"node {" in response.read()
 
@@ -126,16 +129,25 @@ def test_text(server):
 
 
 def test_hparams(server):
-    body = json.dumps({
-        "experimentName": "",
-        "allowedStatuses": ["STATUS_SUCCESS", "STATUS_UNKNOWN", "STATUS_FAILURE", "STATUS_RUNNING"],
-        "colParams": [],
-        "startIndex": 0,
-        "sliceSize": 1000,
-    }).encode()
+    body = json.dumps(
+        {
+            "experimentName": "",
+            "allowedStatuses": [
+                "STATUS_SUCCESS",
+                "STATUS_UNKNOWN",
+                "STATUS_FAILURE",
+                "STATUS_RUNNING",
+            ],
+            "colParams": [],
+            "startIndex": 0,
+            "sliceSize": 1000,
+        }
+    ).encode()
     request = urllib.request.Request(
         f"http://127.0.0.1:{server.port}/data/plugin/hparams/session_groups",
-        data=body, headers={"Content-Type": "application/json"}, method="POST",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        method="POST",
     )
     with urllib.request.urlopen(request, timeout=60) as response:
         groups = json.loads(response.read())["sessionGroups"]

@@ -203,8 +203,12 @@ def test_a_copy_killed_midway_never_leaves_a_cached_file(tmp_path, debian_copy):
     import sys
 
     root = tmp_path / "cache"
-    proc = subprocess.run([sys.executable, "-c", KILLED_MID_COPY, str(root), str(debian_copy)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLED_MID_COPY, str(root), str(debian_copy)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 3, proc.stderr
     assert not [p.name for p in data.raw_dir(root).glob("*ubyte")], "a partial file was cached"
     found = data.ensure(root, download=False, debian_dir=debian_copy)  # the next run recovers

@@ -23,9 +23,16 @@ def runs(lesson_runs):
 
 def test_the_lesson_runs_are_there(runs):
     expected = {
-        "sgd_lr=0.01", "sgd_lr=0.1", "adam_lr=0.1", "steep_lr=0.02", "steep_lr=0.2",
-        "add_scalars_demo", "add_scalars_demo/overlay_f_lr=0.01",
-        "add_scalars_demo/overlay_f_lr=0.1", "live", "fashion_fastnet",
+        "sgd_lr=0.01",
+        "sgd_lr=0.1",
+        "adam_lr=0.1",
+        "steep_lr=0.02",
+        "steep_lr=0.2",
+        "add_scalars_demo",
+        "add_scalars_demo/overlay_f_lr=0.01",
+        "add_scalars_demo/overlay_f_lr=0.1",
+        "live",
+        "fashion_fastnet",
     }
     assert set(runs) == expected
 

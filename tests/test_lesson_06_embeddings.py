@@ -79,8 +79,10 @@ def test_features_change_with_training(runs):
     before = read_rows(run / by_name["before_training:00000"].tensor_path)
     after = read_rows(run / by_name[f"after_training:{STEPS:05d}"].tensor_path)
     assert before != after
-    assert by_name["before_training:00000"].metadata_path != by_name[
-        f"after_training:{STEPS:05d}"].metadata_path
+    assert (
+        by_name["before_training:00000"].metadata_path
+        != by_name[f"after_training:{STEPS:05d}"].metadata_path
+    )
 
 
 def test_training_curves_in_the_features_run(runs):

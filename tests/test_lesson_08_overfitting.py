@@ -39,8 +39,12 @@ def test_every_run_stores_a_custom_scalars_layout(runs):
         assert "custom_scalars__config__" in acc.Tags()["tensors"], name
         raw = acc.Tensors("custom_scalars__config__")[0].tensor_proto.string_val[0]
         layout = layout_pb2.Layout.FromString(raw)
-        multiline = [set(chart.multiline.tag) for category in layout.category
-                     for chart in category.chart if chart.HasField("multiline")]
+        multiline = [
+            set(chart.multiline.tag)
+            for category in layout.category
+            for chart in category.chart
+            if chart.HasField("multiline")
+        ]
         assert {"Loss/train", "Loss/val"} in multiline, (name, layout)
 
 

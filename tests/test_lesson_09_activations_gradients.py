@@ -104,9 +104,12 @@ def test_activation_max_images(runs):
     assert step == 200
     assert grid.shape[:2] == (2 * 28, 8 * 28), grid.shape  # add_images: 8 tiles to a row
     tiles = np.stack(
-        [grid[28 * (c // 8):28 * (c // 8 + 1), 28 * (c % 8):28 * (c % 8 + 1), 0] for c in range(10)]
+        [
+            grid[28 * (c // 8) : 28 * (c // 8 + 1), 28 * (c % 8) : 28 * (c % 8 + 1), 0]
+            for c in range(10)
+        ]
     )
-    assert (grid[28:, 2 * 28:] == 0).all(), "the grid should hold exactly ten images"
+    assert (grid[28:, 2 * 28 :] == 0).all(), "the grid should hold exactly ten images"
     assert all(tile.std() > 0.05 for tile in tiles), "an optimized image is blank"
     assert ((tiles >= 0) & (tiles <= 1)).all()
     for a in range(10):
@@ -115,4 +118,3 @@ def test_activation_max_images(runs):
     # the mean class logit rose during the optimization
     logits = events.scalars(runs["fastnet_actmax"], "activation_max/mean_class_logit")
     assert logits[-1][1] > logits[0][1] + 5, logits
-

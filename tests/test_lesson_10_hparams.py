@@ -46,6 +46,7 @@ def test_hparam_values_cover_the_grid(lesson_runs):
 
 
 def test_the_best_trial_learned(lesson_runs):
-    best = max(events.scalars(run, "hparam/val_accuracy")[0][1]
-               for run in lesson_runs(LESSON).values())
+    best = max(
+        events.scalars(run, "hparam/val_accuracy")[0][1] for run in lesson_runs(LESSON).values()
+    )
     assert best > 0.83, f"best trial reached only {best:.1%}"

@@ -19,7 +19,8 @@ NOTEBOOKS = sorted((ROOT / "notebooks").rglob("*.ipynb"))
 # An absolute path on Linux, macOS or Windows (the logs root, a temporary folder, a home).
 ABSOLUTE_PATH = re.compile(
     r"(?<![\w.:/])/(?:tmp|home|root|work|check|Users|var|content|opt)/"
-    r"|[A-Z]:\\\\?Users")
+    r"|[A-Z]:\\\\?Users"
+)
 
 
 def output_text(output) -> str:
@@ -52,11 +53,13 @@ def test_the_pattern_finds_machine_paths():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_compared_outputs_name_no_machine_path(path):
     nb = nbformat.read(path, as_version=4)
-    found = [(i, m.group(0)) for i, text in compared_outputs(nb)
-             for m in ABSOLUTE_PATH.finditer(text)]
+    found = [
+        (i, m.group(0)) for i, text in compared_outputs(nb) for m in ABSOLUTE_PATH.finditer(text)
+    ]
     assert not found, (
         f"{path.name}: cells {found} print a path of the machine that executed them; print a path "
-        "relative to the logs root, or don't end the cell with an expression that returns one")
+        "relative to the logs root, or don't end the cell with an expression that returns one"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -64,9 +67,18 @@ def test_committed_executed_top_to_bottom(path):
     nb = nbformat.read(path, as_version=4)
     counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
     assert counts == list(range(1, len(counts) + 1)), (
-        f"{path.name}: execution counts {counts}; execute it in a fresh kernel (make execute)")
-    errors = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
-              for o in c.outputs if o.output_type == "error"]
-    expected = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "raises-exception" in
-                c.metadata.get("tags", [])]
+        f"{path.name}: execution counts {counts}; execute it in a fresh kernel (make execute)"
+    )
+    errors = [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "error"
+    ]
+    expected = [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and "raises-exception" in c.metadata.get("tags", [])
+    ]
     assert errors == expected, f"{path.name}: cells {errors} end in an error"

@@ -42,7 +42,7 @@ def test_captions_are_green_when_right_and_red_when_wrong(images):
     picture = plots.predictions_image(AlwaysClass(0), images, labels, scale=4)
     assert picture.dtype == np.uint8 and picture.ndim == 3 and picture.shape[2] == 3
     tiles = np.split(picture, 4, axis=1)
-    captions = [tile[4 * 2 + 28 * 4:] for tile in tiles]  # below the top padding and thumbnail
+    captions = [tile[4 * 2 + 28 * 4 :] for tile in tiles]  # below the top padding and thumbnail
     for caption, right in zip(captions, [True, False, True, False], strict=True):
         green, red = colour_pixels(caption, plots.RIGHT), colour_pixels(caption, plots.WRONG)
         assert (green > 50 and red == 0) if right else (red > 50 and green == 0)
@@ -50,13 +50,14 @@ def test_captions_are_green_when_right_and_red_when_wrong(images):
 
 def test_thumbnails_show_each_image_dark_on_white(images):
     scale = 3
-    picture = plots.predictions_image(AlwaysClass(2), images, torch.tensor([2, 2, 2, 2]),
-                                      scale=scale)
+    picture = plots.predictions_image(
+        AlwaysClass(2), images, torch.tensor([2, 2, 2, 2]), scale=scale
+    )
     side = 28 * scale
     tiles = np.split(picture, 4, axis=1)
     for tile, image in zip(tiles, images, strict=True):
         left = (tile.shape[1] - side) // 2
-        thumb = tile[2 * scale: 2 * scale + side, left: left + side, 0][::scale, ::scale]
+        thumb = tile[2 * scale : 2 * scale + side, left : left + side, 0][::scale, ::scale]
         expected = 255 * (1 - data.unnormalize(image).squeeze().numpy())
         assert np.abs(thumb.astype(float) - expected).max() <= 1
 
@@ -83,8 +84,9 @@ def test_training_loop_logs_without_importing_matplotlib(tmp_path):
                       histograms=True, figures=True, verbose=False)
         print(sorted(m for m in sys.modules if m.split(".")[0] == "matplotlib"))
     """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"
 

@@ -22,8 +22,10 @@ def snapshot(root: Path) -> dict[str, object]:
     lesson = root / LESSON
     return {
         # event files directly in each run: a second writer on the same run would add one
-        "runs": {str(r.relative_to(lesson)): len(list(r.glob("events.out.tfevents.*")))
-                 for r in events.run_dirs(lesson)},
+        "runs": {
+            str(r.relative_to(lesson)): len(list(r.glob("events.out.tfevents.*")))
+            for r in events.run_dirs(lesson)
+        },
         "projector": sorted(str(p.relative_to(lesson)) for p in lesson.rglob("*.pbtxt")),
         "tensors": sorted(str(p.relative_to(lesson)) for p in lesson.rglob("tensors.tsv")),
         "configs": {str(p.relative_to(lesson)): p.read_text() for p in lesson.rglob("*.pbtxt")},
@@ -39,7 +41,10 @@ def test_second_run_of_a_lesson_matches_the_first(tmp_path):
     assert first["runs"], f"no runs under {root / LESSON}"
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:xdist", "-q", f"notebooks/{LESSON}.ipynb"],
-        cwd=ROOT, capture_output=True, text=True, timeout=900,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
         env={**os.environ, "TBVIZ_LOGDIR": str(root)},
     )
     assert proc.returncode == 0, "the second run's outputs differ:\n" + proc.stdout[-4000:]
@@ -49,6 +54,8 @@ def test_second_run_of_a_lesson_matches_the_first(tmp_path):
     assert second["runs"] == first["runs"], f"before {first['runs']}, after {second['runs']}"
     assert second["projector"] == first["projector"] and second["tensors"] == first["tensors"]
     assert {k: sorted(v.splitlines()) for k, v in second["configs"].items()} == {
-        k: sorted(v.splitlines()) for k, v in first["configs"].items()}
-    assert sorted(p.name for p in events.event_files(other)) == others_before, \
+        k: sorted(v.splitlines()) for k, v in first["configs"].items()
+    }
+    assert sorted(p.name for p in events.event_files(other)) == others_before, (
         "re-running one lesson touched another lesson's runs"
+    )

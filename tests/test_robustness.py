@@ -23,8 +23,10 @@ CLI = [sys.executable, "-m", "tbviz.train", "--no-progress"]
 
 def small_splits(n: int = 1024):
     tr, val, _ = data.load_splits()
-    return (data.Split(tr.images[:n], tr.labels[:n]),
-            data.Split(val.images[:256], val.labels[:256]))
+    return (
+        data.Split(tr.images[:n], tr.labels[:n]),
+        data.Split(val.images[:256], val.labels[:256]),
+    )
 
 
 def test_nonfinite_loss_stops_training_with_a_clear_message(tmp_path):
@@ -36,8 +38,9 @@ def test_nonfinite_loss_stops_training_with_a_clear_message(tmp_path):
     bad[order[2 * 128 + 5]] = float("nan")
     run = tmp_path / "nan"
     with logs.writer_at(run) as writer, pytest.raises(train.TrainingDiverged) as err:
-        train.fit(cfg.build_model(), data.Split(bad, tr.labels), val, cfg, writer=writer,
-                  verbose=False)
+        train.fit(
+            cfg.build_model(), data.Split(bad, tr.labels), val, cfg, writer=writer, verbose=False
+        )
     message = str(err.value)
     assert "the loss became nan at step 3 (epoch 1)" in message
     assert "Lower the learning rate" in message and "check the inputs for NaN" in message
@@ -45,9 +48,24 @@ def test_nonfinite_loss_stops_training_with_a_clear_message(tmp_path):
 
 
 def test_cli_reports_divergence_without_a_traceback(tmp_path):
-    proc = subprocess.run([*CLI, "--lr", "1e6", "--optimizer", "sgd", "--epochs", "1",
-                           "--train-size", "2048", "--run-dir", str(tmp_path / "run")],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            *CLI,
+            "--lr",
+            "1e6",
+            "--optimizer",
+            "sgd",
+            "--epochs",
+            "1",
+            "--train-size",
+            "2048",
+            "--run-dir",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith("error: the loss became")
     assert "Traceback" not in proc.stderr
@@ -65,19 +83,38 @@ def test_interrupt_then_resume_continues_the_curves(tmp_path):
     """Ctrl-C mid-epoch: a readable log and the last finished epoch's checkpoint; --resume
     continues at the right steps, and the half-finished epoch's points are purged."""
     logdir = tmp_path / "run"
-    args = ["--epochs", "3", "--train-size", "12800", "--batch-size", "128", "--width", "4",
-            "--run-dir", str(logdir)]
+    args = [
+        "--epochs",
+        "3",
+        "--train-size",
+        "12800",
+        "--batch-size",
+        "128",
+        "--width",
+        "4",
+        "--run-dir",
+        str(logdir),
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
+    proc = subprocess.Popen(
+        [*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
     try:
-        wait_for(lambda: (logdir / train.CHECKPOINT).exists() or proc.poll() is not None,
-                 240, "the first epoch's checkpoint")
+        wait_for(
+            lambda: (logdir / train.CHECKPOINT).exists() or proc.poll() is not None,
+            240,
+            "the first epoch's checkpoint",
+        )
         steps_per_epoch = 12800 // 128
         # let part of epoch 2 be logged, then press "stop"
-        wait_for(lambda: any(s > steps_per_epoch + 50
-                             for s, _ in _safe_scalars(logdir, "batch/loss"))
-                 or proc.poll() is not None, 240, "epoch 2 to get going")
+        wait_for(
+            lambda: (
+                any(s > steps_per_epoch + 50 for s, _ in _safe_scalars(logdir, "batch/loss"))
+                or proc.poll() is not None
+            ),
+            240,
+            "epoch 2 to get going",
+        )
         assert proc.poll() is None, "training finished before it could be interrupted"
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
@@ -92,15 +129,19 @@ def test_interrupt_then_resume_continues_the_curves(tmp_path):
     interrupted = [s for s, _ in events.scalars(logdir, "batch/loss")]
     assert max(interrupted) > steps_per_epoch + 50  # the half epoch was logged and flushed
 
-    resumed = subprocess.run([*CLI, "--run-dir", str(logdir), "--resume"],
-                             capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(
+        [*CLI, "--run-dir", str(logdir), "--resume"], capture_output=True, text=True, timeout=300
+    )
     assert resumed.returncode == 0, resumed.stderr
     result = json.loads(resumed.stdout.strip().splitlines()[-1])
     assert result["epochs"] == 3 and result["test_accuracy"] > 0.75
     steps = [s for s, _ in events.scalars(logdir, "batch/loss")]
     assert steps == list(range(50, 3 * steps_per_epoch + 1, 50)), "duplicate or missing steps"
     assert [s for s, _ in events.scalars(logdir, "Loss/train")] == [
-        steps_per_epoch, 2 * steps_per_epoch, 3 * steps_per_epoch]
+        steps_per_epoch,
+        2 * steps_per_epoch,
+        3 * steps_per_epoch,
+    ]
 
 
 def _safe_scalars(logdir: Path, tag: str):
@@ -111,8 +152,9 @@ def _safe_scalars(logdir: Path, tag: str):
 
 
 def test_resume_without_a_checkpoint_says_so(tmp_path):
-    proc = subprocess.run([*CLI, "--run-dir", str(tmp_path), "--resume"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [*CLI, "--run-dir", str(tmp_path), "--resume"], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode != 0
     assert f"nothing to resume: {tmp_path / train.CHECKPOINT} does not exist" in proc.stderr
 
@@ -127,9 +169,23 @@ def test_resume_refuses_flags_that_change_the_saved_run(tmp_path):
     path = tmp_path / train.CHECKPOINT
     train.save_checkpoint(path, net, optimizer, scheduler, 1, 10, cfg)
     before = path.read_bytes()
-    proc = subprocess.run([*CLI, "--run-dir", str(tmp_path), "--resume", "--lr", "0.1",
-                           "--epochs", "5", "--batch-size", "128"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            *CLI,
+            "--run-dir",
+            str(tmp_path),
+            "--resume",
+            "--lr",
+            "0.1",
+            "--epochs",
+            "5",
+            "--batch-size",
+            "128",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "cannot change --epochs 5 (the run has 3), --lr 0.1 (the run has 0.02)" in proc.stderr
@@ -146,8 +202,12 @@ def test_resume_names_a_default_valued_flag_too(tmp_path):
     optimizer = torch.optim.SGD(net.parameters(), lr=cfg.lr)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 1)
     train.save_checkpoint(tmp_path / train.CHECKPOINT, net, optimizer, scheduler, 1, 10, cfg)
-    proc = subprocess.run([*CLI, "--logdir", str(tmp_path), "--resume", "--epochs", "4"],
-                          capture_output=True, text=True, timeout=120)  # --logdir: the old name
+    proc = subprocess.run(
+        [*CLI, "--logdir", str(tmp_path), "--resume", "--epochs", "4"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # --logdir: the old name
     assert proc.returncode == 1, proc.stderr
     assert "cannot change --epochs 4 (the run has 1)" in proc.stderr
     assert "one-cycle learning-rate schedule" in proc.stderr
@@ -196,8 +256,15 @@ WRITER_SCRIPT = textwrap.dedent("""
 
 def test_two_processes_writing_at_once_both_complete(tmp_path):
     env = {**os.environ, "TBVIZ_LOGDIR": str(tmp_path)}
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER_SCRIPT, f"run{i}"], env=env,
-                              stdout=subprocess.PIPE, text=True) for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER_SCRIPT, f"run{i}"],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
     names = [p.communicate(timeout=120)[0].strip() for p in procs]
     assert all(p.returncode == 0 for p in procs)
     for i in range(2):
@@ -214,6 +281,9 @@ def test_every_lesson_has_a_check_cell_that_asserts():
     assert lessons
     for path in lessons:
         nb = nbformat.read(path, as_version=4)
-        checks = [c.source for c in nb.cells
-                  if c.cell_type == "code" and c.source.lstrip().startswith("# Check")]
+        checks = [
+            c.source
+            for c in nb.cells
+            if c.cell_type == "code" and c.source.lstrip().startswith("# Check")
+        ]
         assert checks and all("assert " in c for c in checks), f"{path.name}: no check cell"

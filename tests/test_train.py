@@ -20,9 +20,19 @@ def cli_run(tmp_path_factory):
     """One real CLI run with a small epoch budget (1 epoch), full logging on."""
     logdir = tmp_path_factory.mktemp("cli") / "run"
     proc = subprocess.run(
-        [sys.executable, "-m", "tbviz.train", "--epochs", "1", "--run-dir", str(logdir),
-         "--no-progress"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "tbviz.train",
+            "--epochs",
+            "1",
+            "--run-dir",
+            str(logdir),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -70,7 +80,9 @@ def test_cli_refuses_to_overwrite_a_run(cli_run):
     before = sorted(p.name for p in logdir.iterdir())
     proc = subprocess.run(
         [sys.executable, "-m", "tbviz.train", "--epochs", "1", "--run-dir", str(logdir)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode != 0
     assert "already holds a run; pass --resume" in proc.stderr
@@ -78,8 +90,12 @@ def test_cli_refuses_to_overwrite_a_run(cli_run):
 
 
 def test_cli_rejects_bad_options():
-    proc = subprocess.run([sys.executable, "-m", "tbviz.train", "--lr", "-1", "--no-log"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tbviz.train", "--lr", "-1", "--no-log"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode != 0 and "lr must be positive, not -1.0" in proc.stderr
 
 
@@ -106,13 +122,20 @@ def test_training_is_deterministic_for_a_seed():
     runs = []
     for _ in range(2):
         torch.manual_seed(cfg.seed)
-        history = train.fit(cfg.build_model(), tr, val, cfg, device=torch.device("cpu"),
-                            verbose=False)
+        history = train.fit(
+            cfg.build_model(), tr, val, cfg, device=torch.device("cpu"), verbose=False
+        )
         runs.append((history.train_loss, history.val_loss, history.val_acc))
     assert runs[0] == runs[1]
     torch.manual_seed(4)
-    other = train.fit(cfg.build_model(), tr, val, train.Config(epochs=2, width=8, seed=4),
-                      device=torch.device("cpu"), verbose=False)
+    other = train.fit(
+        cfg.build_model(),
+        tr,
+        val,
+        train.Config(epochs=2, width=8, seed=4),
+        device=torch.device("cpu"),
+        verbose=False,
+    )
     assert other.train_loss != runs[0][0]
 
 

@@ -54,8 +54,9 @@ def stamp(path: Path, repo: str) -> tuple[str, list[str]]:
         first.source = BADGE.sub(badge(repo, rel), first.source, count=1)
     installs = [c for c in nb.cells if c.cell_type == "code" and "google.colab" in c.source]
     if not installs or not INSTALL.search(installs[0].source):
-        problems.append("no Colab install cell (a git+https://github.com/... install "
-                        "guarded by google.colab)")
+        problems.append(
+            "no Colab install cell (a git+https://github.com/... install guarded by google.colab)"
+        )
     else:
         installs[0].source = INSTALL.sub(f"git+https://github.com/{repo}", installs[0].source)
     return nbformat.writes(nb) + "\n", problems

@@ -28,8 +28,11 @@ from tbviz import data, logs, models, train
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--logdir", required=True, help="the run directory rank 0 writes to")
-    p.add_argument("--every-rank-writes", action="store_true",
-                   help="the pitfall: every rank writes its own numbers to --logdir")
+    p.add_argument(
+        "--every-rank-writes",
+        action="store_true",
+        help="the pitfall: every rank writes its own numbers to --logdir",
+    )
     p.add_argument("--train-size", type=int, default=20_000, help="training images in all")
     p.add_argument("--batch-size", type=int, default=64, help="per rank")
     p.add_argument("--lr", type=float, default=0.02, help="peak learning rate")
@@ -76,16 +79,18 @@ def main() -> None:
 
     writer = None
     if args.every_rank_writes:  # the pitfall; the suffix only lets the lesson tell files apart
-        writer = SummaryWriter(args.logdir, flush_secs=logs.FLUSH_SECS,
-                               filename_suffix=f".rank{rank}")
+        writer = SummaryWriter(
+            args.logdir, flush_secs=logs.FLUSH_SECS, filename_suffix=f".rank{rank}"
+        )
     elif rank == 0:  # the right way: one writer, in rank 0
         writer = SummaryWriter(args.logdir, flush_secs=logs.FLUSH_SECS)
 
     net.train()
     loss_sum = correct = seen = 0.0
     generator = torch.Generator().manual_seed(rank)
-    for step, (x, y) in enumerate(data.batches(images, labels, args.batch_size,
-                                               generator=generator), start=1):
+    for step, (x, y) in enumerate(
+        data.batches(images, labels, args.batch_size, generator=generator), start=1
+    ):
         logits = net(x)
         loss = nn.functional.cross_entropy(logits, y)
         optimizer.zero_grad(set_to_none=True)
@@ -106,8 +111,9 @@ def main() -> None:
             loss_sum = correct = seen = 0.0
 
     # validation: each rank scores its half of the validation split, then the sums are pooled
-    val_loss, val_acc = train.evaluate(net.module, data.Split(val_split.images[val_mine],
-                                                               val_split.labels[val_mine]))
+    val_loss, val_acc = train.evaluate(
+        net.module, data.Split(val_split.images[val_mine], val_split.labels[val_mine])
+    )
     n_val = len(val_mine)
     if args.every_rank_writes:
         mean_loss, accuracy = val_loss, val_acc
@@ -119,8 +125,11 @@ def main() -> None:
         writer.close()
     if rank == 0:
         whose = "rank 0's shard only" if args.every_rank_writes else "all ranks"
-        print(f"world size {world_size}, local rank {local_rank}: {len(labels)} images and "
-              f"{steps} steps per rank; val accuracy {100 * accuracy:.1f}% ({whose})", flush=True)
+        print(
+            f"world size {world_size}, local rank {local_rank}: {len(labels)} images and "
+            f"{steps} steps per rank; val accuracy {100 * accuracy:.1f}% ({whose})",
+            flush=True,
+        )
     dist.destroy_process_group()
 
 

@@ -118,9 +118,7 @@ def running() -> list[Board]:
 
     clean_stale()
     return [
-        Board(pid=i.pid, port=i.port, logdir=i.logdir)
-        for i in manager.get_all()
-        if _alive(i.pid)
+        Board(pid=i.pid, port=i.port, logdir=i.logdir) for i in manager.get_all() if _alive(i.pid)
     ]
 
 
@@ -157,11 +155,17 @@ def start(
             return Board(board.pid, board.port, board.logdir, host, reused=True)
     port = port or free_port(LOOPBACK)
     command = [
-        sys.executable, "-m", "tensorboard.main",
-        "--logdir", str(logdir),
-        "--host", host,
-        "--port", str(port),
-        "--reload_interval", str(reload_interval),
+        sys.executable,
+        "-m",
+        "tensorboard.main",
+        "--logdir",
+        str(logdir),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--reload_interval",
+        str(reload_interval),
         *extra_args,
     ]
     fd, log_name = tempfile.mkstemp(prefix="tbviz-board-", suffix=".log")
@@ -174,13 +178,17 @@ def start(
             hint = ""
             if "already in use" in output or "Address already in use" in output:
                 hint = f"\nPort {port} is taken: pass another port, or port=None for a free one."
-            raise RuntimeError(f"TensorBoard exited with code {process.returncode}:\n"
-                               f"{output}{hint}")
+            raise RuntimeError(
+                f"TensorBoard exited with code {process.returncode}:\n{output}{hint}"
+            )
         if _responds(port):
             board = Board(process.pid, port, str(logdir), host)
             record = _registry() / f"{process.pid}.json"
-            record.write_text(json.dumps({"pid": board.pid, "port": board.port,
-                                          "logdir": board.logdir, "host": host}))
+            record.write_text(
+                json.dumps(
+                    {"pid": board.pid, "port": board.port, "logdir": board.logdir, "host": host}
+                )
+            )
             return board
         time.sleep(0.2)
     process.kill()
@@ -234,8 +242,9 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
 
     p = argparse.ArgumentParser(prog="python -m tbviz.board", description=__doc__.split("\n")[0])
-    p.add_argument("action", nargs="?", default="start",
-                   choices=["start", "list", "stop", "stop-all", "clean"])
+    p.add_argument(
+        "action", nargs="?", default="start", choices=["start", "list", "stop", "stop-all", "clean"]
+    )
     p.add_argument("target", nargs="?", type=int, help="pid or port (for stop)")
     p.add_argument("--logdir", default=None, help="default: the course's logs root")
     p.add_argument("--port", type=int, default=None)

@@ -56,8 +56,9 @@ def predict(net: torch.nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, t
     return pred, conf
 
 
-def _caption(pred: torch.Tensor, conf: torch.Tensor, label: torch.Tensor,
-             classes: Sequence[str]) -> tuple[list[str], bool]:
+def _caption(
+    pred: torch.Tensor, conf: torch.Tensor, label: torch.Tensor, classes: Sequence[str]
+) -> tuple[list[str], bool]:
     """The two caption lines under one image, and whether the prediction is right."""
     lines = [f"{classes[int(pred)]}, {100 * float(conf):.0f}%", f"(true: {classes[int(label)]})"]
     return lines, int(pred) == int(label)
@@ -113,8 +114,12 @@ def predictions_image(
         colour = RIGHT if right else WRONG
         for k, text in enumerate(lines):
             width = draw.textlength(text, font=font)
-            draw.text((left + (tile_w - width) / 2, pad + side + pad + k * line_h), text,
-                      fill=colour, font=font)
+            draw.text(
+                (left + (tile_w - width) / 2, pad + side + pad + k * line_h),
+                text,
+                fill=colour,
+                font=font,
+            )
     return np.asarray(canvas).copy()
 
 
@@ -139,8 +144,9 @@ def confusion_matrix_figure(cm: torch.Tensor, classes: Sequence[str] = CLASSES) 
         for j in range(len(classes)):
             if frac[i, j] >= 0.01:
                 color = "white" if frac[i, j] > 0.5 else "black"
-                ax.text(j, i, f"{frac[i, j]:.2f}", ha="center", va="center", fontsize=6,
-                        color=color)
+                ax.text(
+                    j, i, f"{frac[i, j]:.2f}", ha="center", va="center", fontsize=6, color=color
+                )
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
     return fig
@@ -212,8 +218,9 @@ def histograms_figure(run: Path | str, tags: Sequence[str]) -> Figure:
     return fig
 
 
-def show_logged_image(run: Path | str, tag: str, step: int | None = None,
-                      width: float = 8.0) -> Figure:
+def show_logged_image(
+    run: Path | str, tag: str, step: int | None = None, width: float = 8.0
+) -> Figure:
     """Draw the image logged under ``tag`` (the last step unless ``step`` is given)."""
     import matplotlib.pyplot as plt
 

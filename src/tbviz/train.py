@@ -55,15 +55,23 @@ class Config:
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
             (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
             (self.lr > 0 and math.isfinite(self.lr), f"lr must be positive, not {self.lr}"),
-            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {sorted(OPTIMIZERS)}, "
-                                           f"got {self.optimizer!r}"),
-            (self.model in models.MODELS, f"model must be one of {sorted(models.MODELS)}, "
-                                          f"got {self.model!r}"),
+            (
+                self.optimizer in OPTIMIZERS,
+                f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}",
+            ),
+            (
+                self.model in models.MODELS,
+                f"model must be one of {sorted(models.MODELS)}, got {self.model!r}",
+            ),
             (0 <= self.val_size < 60_000, f"val_size must be in 0..59999, got {self.val_size}"),
-            (0 <= self.train_size <= 60_000 - self.val_size,
-             f"train_size must be in 0..{60_000 - self.val_size}, got {self.train_size}"),
-            (self.width >= 1 and self.hidden >= 1,
-             f"width and hidden must be >= 1, got {self.width} and {self.hidden}"),
+            (
+                0 <= self.train_size <= 60_000 - self.val_size,
+                f"train_size must be in 0..{60_000 - self.val_size}, got {self.train_size}",
+            ),
+            (
+                self.width >= 1 and self.hidden >= 1,
+                f"width and hidden must be >= 1, got {self.width} and {self.hidden}",
+            ),
             (0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}"),
             (self.log_every >= 1, f"log_every must be >= 1, got {self.log_every}"),
         ]
@@ -84,8 +92,11 @@ class Config:
         actual = models.describe(net)
         if actual["model"] not in models.MODELS:
             return
-        wrong = [f"{key}={value!r} (cfg says {getattr(self, key)!r})"
-                 for key, value in actual.items() if value != getattr(self, key)]
+        wrong = [
+            f"{key}={value!r} (cfg says {getattr(self, key)!r})"
+            for key, value in actual.items()
+            if value != getattr(self, key)
+        ]
         if wrong:
             raise ValueError(
                 f"net is not the network cfg describes: it has {', '.join(wrong)}. Build it "
@@ -115,20 +126,31 @@ class History:
     steps: int = 0  # batches seen at the end of the last epoch
     logging_seconds: float = 0.0  # time spent logging and checkpointing, training excluded
 
-    def record(self, train_loss: float, train_acc: float, val_loss: float, val_acc: float,
-               steps: int) -> dict[str, float]:
+    def record(
+        self, train_loss: float, train_acc: float, val_loss: float, val_acc: float, steps: int
+    ) -> dict[str, float]:
         """Append one epoch; return its metrics by tag name."""
-        for values, value in ((self.train_loss, train_loss), (self.train_acc, train_acc),
-                              (self.val_loss, val_loss), (self.val_acc, val_acc)):
+        for values, value in (
+            (self.train_loss, train_loss),
+            (self.train_acc, train_acc),
+            (self.val_loss, val_loss),
+            (self.val_acc, val_acc),
+        ):
             values.append(value)
         self.steps = steps
-        return {"Loss/train": train_loss, "Accuracy/train": train_acc,
-                "Loss/val": val_loss, "Accuracy/val": val_acc}
+        return {
+            "Loss/train": train_loss,
+            "Accuracy/train": train_acc,
+            "Loss/val": val_loss,
+            "Accuracy/val": val_acc,
+        }
 
     def summary(self) -> str:
         """The last epoch in one line."""
-        return (f"train loss {self.train_loss[-1]:.3f}, acc {100 * self.train_acc[-1]:.1f}% | "
-                f"val loss {self.val_loss[-1]:.3f}, acc {100 * self.val_acc[-1]:.1f}%")
+        return (
+            f"train loss {self.train_loss[-1]:.3f}, acc {100 * self.train_acc[-1]:.1f}% | "
+            f"val loss {self.val_loss[-1]:.3f}, acc {100 * self.val_acc[-1]:.1f}%"
+        )
 
 
 class Stopwatch:
@@ -166,8 +188,9 @@ def config_markdown(cfg: Config, extra: dict[str, Any] | None = None) -> str:
     return "\n".join(lines)
 
 
-def save_checkpoint(path: Path, net: nn.Module, optimizer, scheduler, epoch: int, step: int,
-                    cfg: Config) -> None:
+def save_checkpoint(
+    path: Path, net: nn.Module, optimizer, scheduler, epoch: int, step: int, cfg: Config
+) -> None:
     """Save atomically (temporary name, then rename): an interrupted save loses nothing."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
@@ -242,14 +265,27 @@ class _Window:
         return self.loss / self.seen, self.correct / self.seen
 
 
-def _train_epoch(net, train: Split, cfg: Config, optimizer, scheduler, generator, *, step: int,
-                 epoch: int, writer: Any, stopwatch: Stopwatch, bar: Any) -> tuple[int, _Window]:
+def _train_epoch(
+    net,
+    train: Split,
+    cfg: Config,
+    optimizer,
+    scheduler,
+    generator,
+    *,
+    step: int,
+    epoch: int,
+    writer: Any,
+    stopwatch: Stopwatch,
+    bar: Any,
+) -> tuple[int, _Window]:
     """One pass over ``train``; logs ``batch/*`` every ``cfg.log_every`` batches. Returns the
     step reached (batches seen) and the epoch's sums."""
     net.train()
     whole, window = _Window(), _Window()
-    for images, labels in data.batches(train.images, train.labels, cfg.batch_size,
-                                       generator=generator):
+    for images, labels in data.batches(
+        train.images, train.labels, cfg.batch_size, generator=generator
+    ):
         logits = net(images)
         loss = nn.functional.cross_entropy(logits, labels)
         if not torch.isfinite(loss):
@@ -278,8 +314,17 @@ def _train_epoch(net, train: Split, cfg: Config, optimizer, scheduler, generator
     return step, whole
 
 
-def _log_epoch(writer: Any, net: nn.Module, step: int, metrics: dict[str, float], *,
-               histograms: bool, figures: bool, sample: tuple, warned: set[str]) -> None:
+def _log_epoch(
+    writer: Any,
+    net: nn.Module,
+    step: int,
+    metrics: dict[str, float],
+    *,
+    histograms: bool,
+    figures: bool,
+    sample: tuple,
+    warned: set[str],
+) -> None:
     """Epoch tags at ``step`` (batches seen, the one step axis of every tag: an exact purge
     on resume), then the optional histograms and predictions picture."""
     for tag, value in metrics.items():
@@ -288,8 +333,9 @@ def _log_epoch(writer: Any, net: nn.Module, step: int, metrics: dict[str, float]
     if histograms:
         logs.log_parameters(writer, net, step, warned=warned)
     if figures:  # lesson 05's predictions figure, drawn with Pillow (fast)
-        writer.add_image("predictions", plots.predictions_image(net, *sample), step,
-                         dataformats="HWC")
+        writer.add_image(
+            "predictions", plots.predictions_image(net, *sample), step, dataformats="HWC"
+        )
 
 
 def fit(
@@ -329,25 +375,49 @@ def fit(
     try:
         for epoch in range(start_epoch, cfg.epochs):
             started = time.perf_counter()
-            step, sums = _train_epoch(net, train, cfg, optimizer, scheduler, generator, step=step,
-                                      epoch=epoch, writer=writer, stopwatch=stopwatch, bar=bar)
+            step, sums = _train_epoch(
+                net,
+                train,
+                cfg,
+                optimizer,
+                scheduler,
+                generator,
+                step=step,
+                epoch=epoch,
+                writer=writer,
+                stopwatch=stopwatch,
+                bar=bar,
+            )
             metrics = history.record(*sums.means(), *_validate(net, val), step)
             with stopwatch:
                 if writer is not None:
-                    _log_epoch(writer, net, step, metrics, histograms=histograms,
-                               figures=figures, sample=sample, warned=warned)
+                    _log_epoch(
+                        writer,
+                        net,
+                        step,
+                        metrics,
+                        histograms=histograms,
+                        figures=figures,
+                        sample=sample,
+                        warned=warned,
+                    )
                 if checkpoint is not None:
                     save_checkpoint(checkpoint, net, optimizer, scheduler, epoch + 1, step, cfg)
             if verbose:
-                _say(bar, f"epoch {epoch + 1}/{cfg.epochs}: {history.summary()} | "
-                          f"{time.perf_counter() - started:.1f} s")
+                _say(
+                    bar,
+                    f"epoch {epoch + 1}/{cfg.epochs}: {history.summary()} | "
+                    f"{time.perf_counter() - started:.1f} s",
+                )
     except KeyboardInterrupt:
         if writer is not None:
             writer.flush()
         if verbose:
             where = f"; the last finished epoch is saved in {checkpoint}" if checkpoint else ""
-            print(f"interrupted at step {step}: everything logged so far is kept{where}",
-                  file=sys.stderr)
+            print(
+                f"interrupted at step {step}: everything logged so far is kept{where}",
+                file=sys.stderr,
+            )
         raise
     finally:
         history.logging_seconds = stopwatch.seconds
@@ -356,8 +426,9 @@ def fit(
     return history
 
 
-def _restore(resume: dict[str, Any] | None, optimizer, scheduler, generator,
-             n_train: int) -> tuple[int, int]:
+def _restore(
+    resume: dict[str, Any] | None, optimizer, scheduler, generator, n_train: int
+) -> tuple[int, int]:
     """Load the optimizer and schedule of a checkpoint; return (first epoch, step)."""
     if resume is None:
         return 0, 0

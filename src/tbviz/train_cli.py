@@ -52,18 +52,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", choices=sorted(models.MODELS), help=f"default {defaults.model}")
     p.add_argument("--width", type=int, help=f"channels (fast model), default {defaults.width}")
     p.add_argument("--seed", type=int, help=f"default {defaults.seed}")
-    p.add_argument("--device", default=None,
-                   help="cuda, mps or cpu (default: $TBVIZ_DEVICE, else the best available)")
-    p.add_argument("--run-dir", "--logdir", dest="run_dir", type=Path, default=None,
-                   help="this run's directory (default: a new <logs root>/train/<model>-<time>); "
-                        "--logdir is an older name for it")
-    p.add_argument("--resume", action="store_true",
-                   help=f"continue the run in --run-dir from its {CHECKPOINT}")
+    p.add_argument(
+        "--device",
+        default=None,
+        help="cuda, mps or cpu (default: $TBVIZ_DEVICE, else the best available)",
+    )
+    p.add_argument(
+        "--run-dir",
+        "--logdir",
+        dest="run_dir",
+        type=Path,
+        default=None,
+        help="this run's directory (default: a new <logs root>/train/<model>-<time>); "
+        "--logdir is an older name for it",
+    )
+    p.add_argument(
+        "--resume", action="store_true", help=f"continue the run in --run-dir from its {CHECKPOINT}"
+    )
     p.add_argument("--no-log", action="store_true", help="log nothing (for measuring)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--train-size", type=int,
-                   help="train on the first N training images only (default: all)")
+    p.add_argument(
+        "--train-size", type=int, help="train on the first N training images only (default: all)"
+    )
     return p.parse_args(argv)
 
 
@@ -110,8 +121,12 @@ def _resumed_config(args: argparse.Namespace, state: dict[str, Any], run_dir: Pa
         if value != getattr(cfg, field)
     ]
     if changed:
-        why = (" (its one-cycle learning-rate schedule was planned for that many epochs, so a "
-               "longer run is a new run)" if "epochs" in _given(args) else "")
+        why = (
+            " (its one-cycle learning-rate schedule was planned for that many epochs, so a "
+            "longer run is a new run)"
+            if "epochs" in _given(args)
+            else ""
+        )
         raise SystemExit(
             f"error: --resume continues the run in {run_dir} with its saved settings{why}; it "
             f"cannot change {', '.join(changed)}. Drop those flags, or start a new run with "
@@ -156,9 +171,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 writer.add_text("config", config_markdown(cfg, {"device": str(device)}))
                 writer.add_custom_scalars(custom_scalars_layout())
     try:
-        history = fit(net, train, val, cfg, writer=writer, device=device,
-                      checkpoint=run_dir / CHECKPOINT if run_dir else None, resume=resume,
-                      histograms=True, figures=True, progress=not args.no_progress)
+        history = fit(
+            net,
+            train,
+            val,
+            cfg,
+            writer=writer,
+            device=device,
+            checkpoint=run_dir / CHECKPOINT if run_dir else None,
+            resume=resume,
+            histograms=True,
+            figures=True,
+            progress=not args.no_progress,
+        )
         test_loss, test_acc = evaluate(net, test.to(device))
         seconds = time.perf_counter() - started
         result = {
@@ -181,8 +206,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 )
     except KeyboardInterrupt:
         if run_dir is not None:
-            print(f"resume with: python -m tbviz.train --run-dir {run_dir} --resume",
-                  file=sys.stderr)
+            print(
+                f"resume with: python -m tbviz.train --run-dir {run_dir} --resume", file=sys.stderr
+            )
         raise SystemExit(130) from None
     except TrainingDiverged as err:
         raise SystemExit(f"error: {err}") from None
