@@ -3,24 +3,18 @@
 * TensorBoard logs go to ``$TBVIZ_LOGDIR``; when it is unset, to a fresh temporary directory,
   so a test run never touches the learner's own ``runs/``. ``make test`` sets it so that the
   after-lessons checks can read what the notebooks wrote.
-* ``%tensorboard`` in a notebook kernel runs the ``tensorboard`` of this environment.
 * Tests marked ``after_lessons`` (they read the lessons' logs back) run after everything else.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
-from pathlib import Path
 
 
 def pytest_configure(config):
     if not os.environ.get("TBVIZ_LOGDIR"):
         os.environ["TBVIZ_LOGDIR"] = tempfile.mkdtemp(prefix="tbviz-test-runs-")
-    binary = Path(sys.executable).with_name("tensorboard")
-    if binary.exists():
-        os.environ.setdefault("TENSORBOARD_BINARY", str(binary))
 
 
 def pytest_report_header(config):

@@ -198,6 +198,7 @@ data.ensure(sys.argv[1], download=False, debian_dir=sys.argv[2])
 """
 
 
+@pytest.mark.slow
 def test_a_copy_killed_midway_never_leaves_a_cached_file(tmp_path, debian_copy):
     import subprocess
     import sys

@@ -71,6 +71,7 @@ def test_caption_names_predicted_and_true_class(images):
     assert len(changed_rows) and changed_rows.min() >= 4 * 2 + 28 * 4
 
 
+@pytest.mark.slow
 def test_training_loop_logs_without_importing_matplotlib(tmp_path):
     """matplotlib costs the logged run about a second to import: the loop must not need it."""
     script = textwrap.dedent(f"""

@@ -47,6 +47,7 @@ def test_nonfinite_loss_stops_training_with_a_clear_message(tmp_path):
     assert [s for s, _ in events.scalars(run, "batch/loss")] == [1, 2]  # kept what was logged
 
 
+@pytest.mark.slow
 def test_cli_reports_divergence_without_a_traceback(tmp_path):
     proc = subprocess.run(
         [
@@ -79,6 +80,7 @@ def wait_for(predicate, timeout: float, what: str):
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_interrupt_then_resume_continues_the_curves(tmp_path):
     """Ctrl-C mid-epoch: a readable log and the last finished epoch's checkpoint; --resume
     continues at the right steps, and the half-finished epoch's points are purged."""
@@ -151,6 +153,7 @@ def _safe_scalars(logdir: Path, tag: str):
         return []
 
 
+@pytest.mark.slow
 def test_resume_without_a_checkpoint_says_so(tmp_path):
     proc = subprocess.run(
         [*CLI, "--run-dir", str(tmp_path), "--resume"], capture_output=True, text=True, timeout=120
@@ -159,6 +162,7 @@ def test_resume_without_a_checkpoint_says_so(tmp_path):
     assert f"nothing to resume: {tmp_path / train.CHECKPOINT} does not exist" in proc.stderr
 
 
+@pytest.mark.slow
 def test_resume_refuses_flags_that_change_the_saved_run(tmp_path):
     """--resume --lr 0.1 must not train on silently with the saved lr: it says which flags
     conflict, and leaves the run as it was."""
@@ -194,6 +198,7 @@ def test_resume_refuses_flags_that_change_the_saved_run(tmp_path):
     assert not events.event_files(tmp_path)
 
 
+@pytest.mark.slow
 def test_resume_names_a_default_valued_flag_too(tmp_path):
     """--epochs 4 equals the CLI's default; it must still count as given: a 1-epoch run
     resumed with --epochs 4 is refused for that flag, not "already finished"."""
@@ -254,6 +259,7 @@ WRITER_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_two_processes_writing_at_once_both_complete(tmp_path):
     env = {**os.environ, "TBVIZ_LOGDIR": str(tmp_path)}
     procs = [

@@ -39,6 +39,7 @@ def cli_run(tmp_path_factory):
     return logdir, result, proc
 
 
+@pytest.mark.slow
 def test_cli_prints_json_last(cli_run):
     logdir, result, _ = cli_run
     assert {"test_accuracy", "seconds", "device", "run_dir", "logging_seconds"} <= result.keys()
@@ -49,6 +50,7 @@ def test_cli_prints_json_last(cli_run):
     assert 0 < result["logging_seconds"] < result["seconds"]  # the logging work, timed inside
 
 
+@pytest.mark.slow
 def test_cli_logs_everything_the_course_promises(cli_run):
     logdir, result, _ = cli_run
     acc = events.accumulator(logdir)
@@ -75,6 +77,7 @@ def test_cli_logs_everything_the_course_promises(cli_run):
     assert (logdir / train.CHECKPOINT).is_file()
 
 
+@pytest.mark.slow
 def test_cli_refuses_to_overwrite_a_run(cli_run):
     logdir, _, _ = cli_run
     before = sorted(p.name for p in logdir.iterdir())
@@ -89,6 +92,7 @@ def test_cli_refuses_to_overwrite_a_run(cli_run):
     assert sorted(p.name for p in logdir.iterdir()) == before
 
 
+@pytest.mark.slow
 def test_cli_rejects_bad_options():
     proc = subprocess.run(
         [sys.executable, "-m", "tbviz.train", "--lr", "-1", "--no-log"],
@@ -149,6 +153,7 @@ def _server_scalars(port: int, run: str, tag: str) -> list:
         return []
 
 
+@pytest.mark.slow
 def test_live_scalar_visible_within_five_seconds(tmp_path):
     """A scalar logged during training shows through a running TensorBoard within 5 s."""
     server = board.start(tmp_path)

@@ -12,6 +12,12 @@ or when an old server keeps showing stale logs.
 
 The servers run as child processes of the Python process that started them (a notebook's kernel),
 so they end when it ends.
+
+:func:`setup_magic` prepares ``%tensorboard`` for two situations it does not handle itself: a
+kernel whose environment's ``bin/`` is not on PATH (VS Code, an unactivated virtual environment),
+and a machine shared by several users, whose records would otherwise sit in one shared folder.
+
+Linux and macOS only: on native Windows, use WSL (or ``%tensorboard`` and ``tensorboard --logdir``).
 """
 
 from __future__ import annotations
@@ -31,6 +37,66 @@ from pathlib import Path
 from tbviz import paths
 
 LOOPBACK = "127.0.0.1"
+
+
+def _is_windows() -> bool:
+    return os.name == "nt"
+
+
+def _require_posix() -> None:
+    """This module uses POSIX process calls (signals, waitpid, /proc): refuse clearly elsewhere."""
+    if _is_windows():
+        raise OSError(
+            "tbviz.board runs on Linux and macOS only. On Windows, run the course in WSL "
+            "(Windows Subsystem for Linux), or use the %tensorboard magic or "
+            "'tensorboard --logdir runs' in a terminal instead."
+        )
+
+
+def tensorboard_binary() -> Path:
+    """The ``tensorboard`` program of the Python running this code (its environment's bin/)."""
+    folder = Path(sys.executable).parent
+    for name in ("tensorboard", "tensorboard.exe"):
+        if (folder / name).is_file():
+            return folder / name
+    raise FileNotFoundError(
+        f"no tensorboard program next to {sys.executable}: install TensorBoard into this "
+        f"environment with: {sys.executable} -m pip install 'tensorboard>=2.21'"
+    )
+
+
+def user_temp_dir() -> Path:
+    """A temporary folder of this user's own (mode 700): TensorBoard's records go there."""
+    uid = os.getuid() if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
+    base = Path(os.environ.get("TBVIZ_SYSTEM_TMP") or tempfile.gettempdir())
+    if base.name.startswith("tbviz-tmp-"):  # already ours (setup_magic ran before)
+        return base
+    folder = base / f"tbviz-tmp-{uid}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def setup_magic() -> dict[str, str]:
+    """Prepare ``%tensorboard`` in this kernel (lesson 00); return what it set.
+
+    * ``TENSORBOARD_BINARY``: the magic runs ``tensorboard`` from PATH, which fails in a kernel
+      whose environment's ``bin/`` is not on PATH; this points it at this environment's program.
+      An existing setting is kept.
+    * ``TMPDIR``: the magic keeps its records of running servers in ``<tmp>/.tensorboard-info``,
+      one folder for every user of the machine, so one user's ``%tensorboard`` can list and even
+      reuse another's server. A per-user temporary folder keeps them apart. The servers the magic
+      starts inherit it.
+    """
+    changed = {}
+    if not os.environ.get("TENSORBOARD_BINARY"):
+        os.environ["TENSORBOARD_BINARY"] = changed["TENSORBOARD_BINARY"] = str(tensorboard_binary())
+    if not _is_windows():
+        private = str(user_temp_dir())
+        if os.environ.get("TMPDIR") != private:
+            os.environ.setdefault("TBVIZ_SYSTEM_TMP", tempfile.gettempdir())
+            os.environ["TMPDIR"] = changed["TMPDIR"] = private
+            tempfile.tempdir = None  # gettempdir() reads TMPDIR again
+    return changed
 
 
 @dataclass(frozen=True)
@@ -58,8 +124,7 @@ def _info_dir() -> Path:
 
 def _registry() -> Path:
     """Where this package records the servers it started (to stop only those)."""
-    uid = os.getuid() if hasattr(os, "getuid") else "user"
-    folder = Path(tempfile.gettempdir()) / f"tbviz-boards-{uid}"
+    folder = user_temp_dir() / "boards"
     folder.mkdir(mode=0o700, exist_ok=True)
     return folder
 
@@ -114,6 +179,7 @@ def clean_stale() -> list[int]:
 
 def running() -> list[Board]:
     """Live TensorBoard servers on this machine that this user can see (stale records removed)."""
+    _require_posix()
     from tensorboard import manager
 
     clean_stale()
@@ -147,6 +213,7 @@ def start(
     new one starts on ``host`` (127.0.0.1 unless you ask otherwise, e.g. ``"0.0.0.0"`` to let
     other machines see it) and on ``port`` (default: a free one).
     """
+    _require_posix()
     logdir = Path(logdir if logdir is not None else paths.logs_root()).expanduser().resolve()
     logdir.mkdir(parents=True, exist_ok=True)
     for board in running():
@@ -197,6 +264,7 @@ def start(
 
 def stop(board: Board | int, *, timeout: float = 10.0) -> bool:
     """Stop a server given as a :class:`Board`, a pid or a port. True if one was stopped."""
+    _require_posix()
     if isinstance(board, Board):
         pid = board.pid
     else:
