@@ -1,4 +1,4 @@
-"""The baseline: the official TensorBoard tutorial's training loop as the issue describes it.
+"""The baseline: a training loop written the way the official TensorBoard tutorial writes it.
 
 TutorialNet on Fashion-MNIST through a per-sample ``ToTensor`` + ``Normalize((0.5,), (0.5,))``
 DataLoader (batch size 4, 2 workers), SGD lr 0.001 momentum 0.9, one epoch, logging the running

@@ -73,13 +73,14 @@ def test_writers_flush_within_seconds(root):
         slow.close()
 
 
-def test_experiment_names_are_unique_and_announced(root, capsys):
+def test_experiment_names_are_unique_and_announced(root, capsys, monkeypatch):
+    monkeypatch.setattr(logs.time, "strftime", lambda fmt: "20261124-120000")  # one second
     first = logs.unique_run_dir("trial")
     second = logs.unique_run_dir("trial")
     assert first != second and first.exists() and second.exists()
     assert first.parent == root / "experiments"
-    if first.name.rsplit("-", 1)[0] == second.name.rsplit("-", 1)[0]:  # the same second
-        assert "already exists" in capsys.readouterr().out
+    assert (first.name, second.name) == ("trial-20261124-120000", "trial-20261124-120000-2")
+    assert "'trial-20261124-120000' already exists" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("bad", ["../escape", "a/b", "", ".", "with space"])

@@ -1,6 +1,7 @@
 """The committed notebooks: executed top to bottom, with outputs that hold on any machine.
 
-nbval compares every output not marked ``# NBVAL_IGNORE_OUTPUT`` with what the notebook prints
+nbval compares every output not marked ``nbval-ignore-output`` (a cell tag, or the comment
+``# NBVAL_IGNORE_OUTPUT``) with what the notebook prints
 on the machine that runs the tests. An output that names a path on the machine where the
 notebook was executed passes there and fails everywhere else, so it must not be committed.
 """
@@ -18,7 +19,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").rglob("*.ipynb"))
 
 # An absolute path on Linux, macOS or Windows (the logs root, a temporary folder, a home).
 ABSOLUTE_PATH = re.compile(
-    r"(?<![\w.:/])/(?:tmp|home|root|work|check|Users|var|content|opt)/"
+    r"(?<![\w.:/])/(?:tmp|home|root|work|check|Users|var|content|opt|mnt|srv|private)/"
     r"|[A-Z]:\\\\?Users"
 )
 
@@ -37,6 +38,8 @@ def compared_outputs(nb):
         if cell.cell_type != "code":
             continue
         if re.search(r"^# NBVAL_(IGNORE_OUTPUT|SKIP)\s*$", cell.source, flags=re.M):
+            continue
+        if {"nbval-ignore-output", "nbval-skip"} & set(cell.metadata.get("tags", [])):
             continue
         for output in cell.outputs:
             yield i, output_text(output)
@@ -82,3 +85,17 @@ def test_committed_executed_top_to_bottom(path):
         if c.cell_type == "code" and "raises-exception" in c.metadata.get("tags", [])
     ]
     assert errors == expected, f"{path.name}: cells {errors} end in an error"
+
+
+LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_every_lesson_has_a_check_cell_that_asserts(path):
+    nb = nbformat.read(path, as_version=4)
+    checks = [
+        c.source
+        for c in nb.cells
+        if c.cell_type == "code" and c.source.lstrip().startswith("# Check")
+    ]
+    assert checks and all("assert " in c for c in checks), f"{path.name}: no check cell"

@@ -55,10 +55,10 @@ def test_cli_logs_everything_the_course_promises(cli_run):
     logdir, result, _ = cli_run
     acc = events.accumulator(logdir)
     tags = acc.Tags()
-    steps = result_steps = 55_000 // 256 + 1  # one epoch of 55k training images, batch 256
+    steps = 55_000 // 256 + 1  # one epoch of 55k training images, batch 256
     for tag in ("batch/loss", "batch/accuracy", "batch/lr"):
         points = acc.Scalars(tag)
-        assert [e.step for e in points] == list(range(50, result_steps + 1, 50)), tag
+        assert [e.step for e in points] == list(range(50, steps + 1, 50)), tag
     for tag in ("Loss/train", "Loss/val", "Accuracy/train", "Accuracy/val"):
         assert [e.step for e in acc.Scalars(tag)] == [steps], tag
     assert 0.8 < acc.Scalars("Accuracy/val")[0].value < 1

@@ -116,7 +116,11 @@ class Board:
 
 
 def _info_dir() -> Path:
-    """Where TensorBoard records running servers (shared with ``%tensorboard``)."""
+    """Where TensorBoard records running servers (shared with ``%tensorboard``).
+
+    ``_get_info_dir`` is private to TensorBoard, but it is the one place that says where the
+    magic keeps its records; tests/test_magic.py fails if it moves.
+    """
     from tensorboard import manager
 
     return Path(manager._get_info_dir())
