@@ -120,6 +120,35 @@ def test_fit_refuses_a_net_that_cfg_does_not_describe():
     assert history.steps == 1
 
 
+class RecordingWriter:
+    def __init__(self):
+        self.scalars = []
+
+    def add_scalar(self, tag, value, step):
+        self.scalars.append((tag, step))
+
+
+def test_batch_points_average_the_batches_since_the_last_point(monkeypatch):
+    """log_every=3 with 4 batches an epoch: the point at step 6 covers steps 4, 5 and 6, one of
+    which lies in the previous epoch (it must not restart at the epoch boundary)."""
+    tr, val = small_splits(256)
+    cfg = train.Config(epochs=2, width=4, batch_size=64, log_every=3)
+    covered = []
+    means = train._Window.means
+
+    def recording(window):
+        covered.append(window.seen)
+        return means(window)
+
+    monkeypatch.setattr(train._Window, "means", recording)
+    writer = RecordingWriter()
+    train.fit(cfg.build_model(), tr, val, cfg, writer=writer, verbose=False)
+    points = [step for tag, step in writer.scalars if tag == "batch/loss"]
+    assert points == [3, 6]
+    # means() is called for the two batch points and once per epoch (the epoch's sums)
+    assert covered == [3 * 64, 4 * 64, 3 * 64, 4 * 64], covered
+
+
 def test_training_is_deterministic_for_a_seed():
     tr, val = small_splits()
     cfg = train.Config(epochs=2, width=8, seed=3)

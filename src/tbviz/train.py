@@ -264,6 +264,9 @@ class _Window:
     def means(self) -> tuple[float, float]:
         return self.loss / self.seen, self.correct / self.seen
 
+    def reset(self) -> None:
+        self.loss, self.correct, self.seen = 0.0, 0, 0
+
 
 def _train_epoch(
     net,
@@ -276,13 +279,15 @@ def _train_epoch(
     step: int,
     epoch: int,
     writer: Any,
+    window: _Window,
     stopwatch: Stopwatch,
     bar: Any,
 ) -> tuple[int, _Window]:
-    """One pass over ``train``; logs ``batch/*`` every ``cfg.log_every`` batches. Returns the
-    step reached (batches seen) and the epoch's sums."""
+    """One pass over ``train``; every ``cfg.log_every`` batches logs ``batch/*`` as means over
+    ``window``, the batches since the last point (which may lie in the previous epoch).
+    Returns the step reached (batches seen) and the epoch's sums."""
     net.train()
-    whole, window = _Window(), _Window()
+    whole = _Window()
     for images, labels in data.batches(
         train.images, train.labels, cfg.batch_size, generator=generator
     ):
@@ -308,7 +313,7 @@ def _train_epoch(
                 writer.add_scalar("batch/loss", window_loss, step)  # mean since the last point
                 writer.add_scalar("batch/accuracy", window_acc, step)
                 writer.add_scalar("batch/lr", scheduler.get_last_lr()[0], step)
-            window = _Window()
+            window.reset()
         if bar is not None:
             bar.update()
     return step, whole
@@ -369,7 +374,7 @@ def fit(
     optimizer, scheduler = make_optimizer(net, cfg, math.ceil(len(train) / cfg.batch_size))
     generator = torch.Generator().manual_seed(cfg.seed)
     start_epoch, step = _restore(resume, optimizer, scheduler, generator, len(train))
-    history, stopwatch, warned = History(steps=step), Stopwatch(), set()
+    history, stopwatch, warned, window = History(steps=step), Stopwatch(), set(), _Window()
     sample = val.images[:4].cpu(), val.labels[:4].cpu()
     bar = _progress_bar(cfg, start_epoch, len(train)) if progress else None
     try:
@@ -385,6 +390,7 @@ def fit(
                 step=step,
                 epoch=epoch,
                 writer=writer,
+                window=window,
                 stopwatch=stopwatch,
                 bar=bar,
             )
