@@ -118,6 +118,8 @@ def test_fit_refuses_a_net_that_cfg_does_not_describe():
         train.fit(models.FastNet(width=8, dropout=0.5), tr, val, cfg, verbose=False)
     history = train.fit(models.FastNet(width=8), tr, val, cfg, verbose=False)  # matches
     assert history.steps == 1
+    shorter = train.Config(epochs=1, width=8, batch_size=64, train_size=128)
+    assert train.fit(shorter.build_model(), tr, val, shorter, verbose=False).steps == 2
 
 
 class RecordingWriter:

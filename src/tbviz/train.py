@@ -358,7 +358,8 @@ def fit(
     progress: bool = False,
     verbose: bool = True,
 ) -> History:
-    """Train ``net`` (built from ``cfg``) with cfg's optimizer and a one-cycle schedule.
+    """Train ``net`` (built from ``cfg``) with cfg's optimizer and a one-cycle schedule, on
+    the first ``cfg.train_size`` images of ``train`` (all of them when it is 0).
 
     With a ``writer`` it logs ``batch/loss``, ``batch/accuracy`` and ``batch/lr`` every
     ``cfg.log_every`` batches, and ``Loss/train``, ``Accuracy/train``, ``Loss/val`` and
@@ -368,6 +369,8 @@ def fit(
     it. A NaN/Inf loss stops with :class:`TrainingDiverged`; Ctrl-C flushes and re-raises.
     """
     cfg.validate().check_describes(net)
+    if cfg.train_size:
+        train = train.first(cfg.train_size)
     device = device or runtime.device()
     net = net.to(device, memory_format=torch.channels_last)
     train, val = train.to(device), val.to(device)

@@ -158,8 +158,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if resume is not None:
         load_checkpoint(run_dir / CHECKPOINT, net, state=resume)
     train, val, test = data.load_splits(cfg.val_size, cfg.seed)
-    if cfg.train_size:
-        train = train.first(cfg.train_size)
     writer = None
     logging_time = Stopwatch()  # writer set-up, hparams and close; fit times its own logging
     if run_dir is not None:
