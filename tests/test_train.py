@@ -114,6 +114,8 @@ def test_fit_refuses_a_net_that_cfg_does_not_describe():
     cfg = train.Config(epochs=1, width=8)
     with pytest.raises(ValueError, match=r"width=16 \(cfg says 8\).*cfg.build_model\(\)"):
         train.fit(models.FastNet(width=16), tr, val, cfg, verbose=False)
+    with pytest.raises(ValueError, match=r"hidden=512 \(cfg says 128\)"):
+        train.fit(models.FastNet(width=8, hidden=512), tr, val, cfg, verbose=False)
     with pytest.raises(ValueError, match=r"dropout=0.5 \(cfg says 0.0\)"):
         train.fit(models.FastNet(width=8, dropout=0.5), tr, val, cfg, verbose=False)
     history = train.fit(models.FastNet(width=8), tr, val, cfg, verbose=False)  # matches

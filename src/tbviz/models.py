@@ -59,7 +59,7 @@ class FastNet(nn.Module):
 
     def __init__(self, width: int = 16, hidden: int = 128, dropout: float = 0.0) -> None:
         super().__init__()
-        self.width, self.dropout = width, dropout
+        self.width, self.hidden, self.dropout = width, hidden, dropout
         self.features_net = nn.Sequential(conv_block(1, width), conv_block(width, 2 * width))
         self.head = nn.Sequential(
             nn.Flatten(),
@@ -91,9 +91,9 @@ def count_parameters(net: nn.Module) -> int:
 
 
 def describe(net: nn.Module) -> dict[str, object]:
-    """What :class:`tbviz.train.Config` would say about ``net``: model name, width, dropout."""
+    """What :class:`tbviz.train.Config` would say about ``net``: model, width, hidden, dropout."""
     if isinstance(net, FastNet):
-        return {"model": "fast", "width": net.width, "dropout": net.dropout}
+        return {"model": "fast", "width": net.width, "hidden": net.hidden, "dropout": net.dropout}
     if isinstance(net, TutorialNet):
         return {"model": "tutorial"}
     return {"model": type(net).__name__}
