@@ -184,6 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     if writer is not None:
         writer.close()
     if rank == 0:  # the same rule for checkpoints: one rank saves
+        args.run_dir.mkdir(parents=True, exist_ok=True)
         torch.save(net.module.state_dict(), args.run_dir / MODEL_FILE)
         whose = "rank 0's shard only" if args.every_rank_writes else "all ranks"
         print(
