@@ -16,6 +16,7 @@ run and logs its own numbers.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import signal
@@ -218,7 +219,8 @@ def command(
 
 def _stop(proc: subprocess.Popen) -> None:
     """End torchrun and its ranks. torchrun starts each rank in a session of its own and
-    passes SIGTERM on to them, so it gets SIGTERM first; SIGKILL if that is not enough."""
+    passes SIGTERM on to them, so it gets SIGTERM first; SIGKILL (torchrun only) if it is still
+    there 40 s later."""
     if os.name == "nt":  # /T: the whole tree of processes
         subprocess.run(["taskkill", "/F", "/T", "/PID", str(proc.pid)], capture_output=True)
         return
@@ -256,7 +258,8 @@ def launch(
             out, err = proc.communicate(timeout=timeout)
         except BaseException as exc:  # the timeout, or an interrupted kernel: end it all
             _stop(proc)
-            proc.communicate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.communicate(timeout=10)  # the ranks' ends of the pipes close as they exit
             if not isinstance(exc, subprocess.TimeoutExpired):
                 raise
             raise TimeoutError(
