@@ -94,3 +94,18 @@ def test_training_loop_logs_without_importing_matplotlib(tmp_path):
     logged = events.accumulator(tmp_path)
     assert len(logged.Images("predictions")) == 1
     assert any(tag.startswith("grads/") for tag in logged.Tags()["histograms"])
+
+
+def test_rebinned_density_of_default_buckets_is_flat_for_uniform_values(tmp_path):
+    """TensorBoard's default buckets shrink towards zero: raw counts of uniform values dip
+    there, the re-binned density is flat at 1/2 on [-1, 1], as the dashboard draws it."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    values = torch.rand(100_000, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    with SummaryWriter(str(tmp_path)) as writer:
+        writer.add_histogram("uniform", values, 0)
+    (event,) = events.accumulator(tmp_path).Histograms("uniform")
+    counts = np.asarray(event.histogram_value.bucket)
+    assert counts.max() > 5 * np.median(counts[counts > 0])  # raw counts: far from flat
+    density = plots.rebinned_density(event, np.linspace(-1, 1, 11))
+    assert np.allclose(density, 0.5, rtol=0.05), density

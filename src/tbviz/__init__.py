@@ -11,4 +11,16 @@ REPOSITORY = "tbviz-course/tensorboard-course"
 """GitHub owner/name of the course: the Colab badges and install cells point here. A teacher
 who forks the course changes it here and runs ``python tools/stamp_colab.py``."""
 
-__all__ = ["board", "data", "logs", "models", "paths", "plots", "runtime", "train"]
+__all__ = [
+    "board",
+    "data",
+    "ddp",
+    "events",
+    "logs",
+    "models",
+    "paths",
+    "plots",
+    "runtime",
+    "train",
+    "train_cli",
+]

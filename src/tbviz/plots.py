@@ -180,37 +180,53 @@ def scalars_figure(
     return fig
 
 
-def histogram_density(event: Any) -> tuple[np.ndarray, np.ndarray]:
-    """``(bucket centres, density)`` of one logged histogram: counts divided by bucket width.
+def rebinned_density(event: Any, edges: np.ndarray) -> np.ndarray:
+    """One logged histogram as a density over ``edges`` (equal bins), as TensorBoard's
+    Histograms dashboard re-bins it before drawing (lesson 03 writes this out).
 
-    TensorBoard's buckets are uneven (the default ones grow geometrically away from zero), so
-    raw counts would draw bumps and dips that are only bucket sizes; the dashboards re-bin
-    before drawing, and so does this.
+    TensorBoard's default buckets are uneven (they grow by 10% away from zero), so raw counts
+    would draw bumps and dips that are only bucket sizes. Each bucket's count is shared among
+    the new bins it overlaps; the density integrates to 1 over the histogram's range.
     """
     h = event.histogram_value
-    limits = np.asarray(h.bucket_limit, dtype=float)
-    counts = np.asarray(h.bucket, dtype=float)
-    lefts = np.concatenate([[h.min], limits[:-1]])
-    rights = np.minimum(limits, h.max)
-    widths = rights - lefts
-    keep = widths > 0
-    centres = (lefts[keep] + rights[keep]) / 2
-    return centres, counts[keep] / widths[keep] / max(h.num, 1)
+    rights = np.minimum(np.asarray(h.bucket_limit, dtype=float), h.max)
+    lefts = np.maximum(np.concatenate([[h.min], rights[:-1]]), h.min)
+    counts = np.zeros(len(edges) - 1)
+    for left, right, count in zip(lefts, rights, h.bucket, strict=True):
+        if count == 0:
+            continue
+        if right <= left:  # every value of this bucket at one point
+            k = np.clip(np.searchsorted(edges, left, side="right") - 1, 0, len(counts) - 1)
+            counts[k] += count
+            continue
+        overlap = np.minimum(edges[1:], right) - np.maximum(edges[:-1], left)
+        counts += count * np.clip(overlap, 0, None) / (right - left)
+    return counts / (np.diff(edges) * max(h.num, 1))
 
 
-def histograms_figure(run: Path | str, tags: Sequence[str]) -> Figure:
-    """Each tag's distribution over steps, later steps darker: the Histograms dashboard's
-    overlay view, as densities (see :func:`histogram_density`)."""
+def histograms_figure(run: Path | str, tags: Sequence[str], bins: int = 30) -> Figure:
+    """Each tag's histograms over steps, later steps darker, re-binned into ``bins`` equal bins
+    over the range of all steps: the Histograms dashboard's overlay view, as densities."""
     import matplotlib.pyplot as plt
 
     acc = events.accumulator(run)
     fig, axes = plt.subplots(1, len(tags), figsize=(4.5 * len(tags), 3.2), squeeze=False)
     for ax, tag in zip(axes.flat, tags, strict=True):
         logged = acc.Histograms(tag)
+        low = min(e.histogram_value.min for e in logged)
+        high = max(e.histogram_value.max for e in logged)
+        if low == high:  # one value only: widen the range, as TensorBoard does
+            low, high = low / 1.1 - 1, 1.1 * high + 1
+        edges = np.linspace(low, high, bins + 1)
+        centres = (edges[:-1] + edges[1:]) / 2
         for k, event in enumerate(logged):
-            centres, density = histogram_density(event)
             shade = 0.25 + 0.75 * (k + 1) / len(logged)
-            ax.plot(centres, density, color=plt.cm.viridis(1 - shade), label=f"step {event.step}")
+            ax.plot(
+                centres,
+                rebinned_density(event, edges),
+                color=plt.cm.viridis(1 - shade),
+                label=f"step {event.step}",
+            )
         ax.set_title(tag, fontsize=9)
         ax.set_ylabel("density")
         ax.legend(fontsize=6)
