@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import tempfile
 import urllib.request
 from pathlib import Path
 
@@ -121,3 +122,21 @@ def test_missing_tensorboard_program_says_how_to_install(monkeypatch, tmp_path):
     monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
     with pytest.raises(FileNotFoundError, match=r"pip install 'tensorboard>=2.21'"):
         board.tensorboard_binary()
+
+
+def test_setup_magic_forgets_servers_that_died_with_an_earlier_kernel(tmp_path, monkeypatch):
+    """A record left by a killed server makes the magic "reuse" it: a dead frame."""
+    monkeypatch.setenv("TBVIZ_SYSTEM_TMP", str(tmp_path))
+    monkeypatch.delenv("TMPDIR", raising=False)  # setup_magic sets these: restored afterwards
+    monkeypatch.delenv("TENSORBOARD_BINARY", raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    private = board.user_temp_dir()
+    records = private / ".tensorboard-info"
+    records.mkdir()
+    dead = records / "pid-999999999.info"  # no such process
+    dead.write_text("{}")
+    try:
+        board.setup_magic()
+        assert not dead.exists()
+    finally:
+        tempfile.tempdir = None

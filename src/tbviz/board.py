@@ -86,6 +86,8 @@ def setup_magic() -> dict[str, str]:
       one folder for every user of the machine, so one user's ``%tensorboard`` can list and even
       reuse another's server. A per-user temporary folder keeps them apart. The servers the magic
       starts inherit it.
+    * Records of servers that are gone (killed with an earlier kernel) are removed, so the
+      magic starts a new server instead of "reusing" a dead one.
     """
     changed = {}
     if not os.environ.get("TENSORBOARD_BINARY"):
@@ -96,6 +98,9 @@ def setup_magic() -> dict[str, str]:
             os.environ.setdefault("TBVIZ_SYSTEM_TMP", tempfile.gettempdir())
             os.environ["TMPDIR"] = changed["TMPDIR"] = private
             tempfile.tempdir = None  # gettempdir() reads TMPDIR again
+        # a server that died with an earlier kernel leaves its record, and the magic would
+        # "reuse" it and show a dead frame (restart the kernel, Run All): forget those
+        clean_stale()
     return changed
 
 
