@@ -45,7 +45,8 @@ def test_second_run_of_a_lesson_matches_the_first(tmp_path):
         capture_output=True,
         text=True,
         timeout=900,
-        env={**os.environ, "TBVIZ_LOGDIR": str(root)},
+        # one CPU thread, as make test executes notebooks (and as they were committed)
+        env={**os.environ, "TBVIZ_LOGDIR": str(root), "OMP_NUM_THREADS": "1"},
     )
     assert proc.returncode == 0, "the second run's outputs differ:\n" + proc.stdout[-4000:]
     second = snapshot(root)
