@@ -20,6 +20,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,11 +44,11 @@ class Site:
     server: board.Board
     logdir: Path
 
-    def url(self, dashboard: str, query: str = "", **state: str) -> str:
+    def url(self, dashboard: str, **state: str) -> str:
         """The page of ``dashboard`` (``#scalars&tagFilter=...``: the legacy dashboards keep
-        their state after the ``#``)."""
+        their state after the ``#``). Time Series charts draw as SVG (``forceSVG``)."""
         fragment = "".join(f"&{k}={urllib.parse.quote(v, safe='')}" for k, v in state.items())
-        return f"http://127.0.0.1:{self.server.port}/{query}#{dashboard}{fragment}"
+        return f"http://127.0.0.1:{self.server.port}/?forceSVG=true#{dashboard}{fragment}"
 
     def get(self, path: str, **query: str):
         url = f"http://127.0.0.1:{self.server.port}{path}"
@@ -79,35 +80,75 @@ def browser(launch_chromium):
 SETTINGS_SCRIPT = "localStorage.setItem('_tb_global_settings', '{\"paginationSize\": 1000}')"
 
 
+# The lessons whose logs these checks read (each test names its own).
+LESSONS = [
+    "00_setup_and_first_run",
+    "01_model_graph",
+    "02_scalars",
+    "03_histograms",
+    "04_images",
+    "05_figures",
+    "06_embeddings",
+    "07_pr_curves",
+    "08_overfitting",
+    "10_hparams",
+]
+
+
+def has_logs(logdir: Path) -> bool:
+    return any(logdir.glob("**/events.out.tfevents.*"))
+
+
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory):
     """``sites("03_histograms")``: TensorBoard over that lesson's logs; ``sites(None)``: over an
-    empty log directory. One server per directory, shared by the module's tests."""
+    empty log directory. One server per directory, shared by the module's tests; all start at
+    once in the background (each takes a second or two) and all stop at the module's end."""
     root = Path(os.environ["TBVIZ_LOGDIR"])
-    empty = tmp_path_factory.mktemp("empty-logdir")
-    started: dict[str | None, Site] = {}
+    logdirs = {None: tmp_path_factory.mktemp("empty-logdir")}
+    logdirs |= {lesson: root / lesson for lesson in LESSONS if has_logs(root / lesson)}
+    ports: set[int] = set()
+    while len(ports) < len(logdirs):  # distinct ports, so that no two servers race for one
+        ports.add(board.free_port())
+    with ThreadPoolExecutor(max_workers=len(logdirs)) as pool:
+        starting = {
+            lesson: pool.submit(board.start, logdir, port=port)
+            for (lesson, logdir), port in zip(logdirs.items(), sorted(ports), strict=True)
+        }
 
-    def site(lesson: str | None) -> Site:
-        if lesson not in started:
-            logdir = empty if lesson is None else root / lesson
-            assert lesson is None or any(logdir.glob("**/events.out.tfevents.*")), (
-                f"no TensorBoard logs in {logdir}: run notebooks/{lesson}.ipynb first "
-                f"(make test runs the notebooks before these checks)"
+        def site(lesson: str | None) -> Site:
+            assert lesson in starting, (
+                f"no TensorBoard logs in {root / str(lesson)}: run notebooks/{lesson}.ipynb "
+                f"first (make test runs the notebooks before these checks)"
             )
-            started[lesson] = Site(board.start(logdir), logdir)
-        return started[lesson]
+            return Site(starting[lesson].result(), logdirs[lesson])
 
-    yield site
-    for site_ in started.values():
-        if not site_.server.reused:
-            assert board.stop(site_.server.pid)
+        yield site
+        servers = [future.result() for future in starting.values() if not future.exception()]
+        for server in servers:
+            if not server.reused:
+                assert board.stop(server.pid)
+
+
+@pytest.fixture(scope="module")
+def pages(browser):
+    """``pages(site)``: one page per TensorBoard server, reused by the tests on that server
+    (switching dashboards after the ``#`` is quicker than loading TensorBoard again)."""
+    opened: dict[int, object] = {}
+
+    def page(site: Site):
+        if site.server.port not in opened:
+            opened[site.server.port] = browser.new_page()
+        return opened[site.server.port]
+
+    yield page
+    for page_ in opened.values():
+        page_.close()
 
 
 @pytest.fixture
-def page(browser):
-    page = browser.new_page()
-    yield page
-    page.close()
+def empty_page(pages, sites):
+    return pages(sites(None))
 
 
 def until(page, measure: Callable[[], object], done: Callable[[object], bool], timeout=WAIT_S):
@@ -129,20 +170,10 @@ def plugin_active(page, plugin: str) -> bool:
     return tab.get_attribute("aria-disabled") == "false"
 
 
-@pytest.fixture(scope="module")
-def empty_page(browser, sites):
-    """One page over an empty log directory: each test switches it to its dashboard (the
-    part after ``#``), which is quicker than loading TensorBoard again."""
-    page = browser.new_page()
-    page.goto(sites(None).url("timeseries", query="?forceSVG=true"))
-    yield page
-    page.close()
-
-
 def shows_no_data(page, sites, plugin: str, shot: Path, message: str | None = None, **state):
     """Switch the empty directory's page to ``plugin``'s dashboard; return whether it shows its
     "no data" state: the tab inactive, and ``message`` (e.g. "No scalar data") shown."""
-    page.goto(sites(None).url(plugin, query="?forceSVG=true", **state))
+    page.goto(sites(None).url(plugin, **state))
     inactive = not plugin_active(page, plugin)
     shown = True
     if message:
@@ -170,12 +201,11 @@ def exact(tag: str) -> str:
     return "^" + re.escape(tag) + "$"
 
 
-def series_lengths(site: Site, plugin: str = "scalars") -> dict[tuple[str, str], int]:
-    """{(run, tag): number of points (scalars) or steps (histograms, distributions) served}."""
-    route = f"/data/plugin/{plugin}/{plugin}"
+def series_lengths(site: Site) -> dict[tuple[str, str], int]:
+    """{(run, tag): number of scalar points served} for every scalar series."""
     return {
-        (run, tag): len(site.get(route, run=run, tag=tag))
-        for run, tags in site.get(f"/data/plugin/{plugin}/tags").items()
+        (run, tag): len(site.get("/data/plugin/scalars/scalars", run=run, tag=tag))
+        for run, tags in site.get("/data/plugin/scalars/tags").items()
         for tag in tags
     }
 
@@ -187,14 +217,24 @@ def longest(lengths: dict[tuple[str, str], int], lesson: str, least: int = 3):
     return run, tag, points
 
 
-def widest(lengths: dict[tuple[str, str], int], lesson: str) -> tuple[str, dict[str, int]]:
-    """The tag logged by the most runs (then: with the most points), and {run: points}."""
-    by_tag: dict[str, dict[str, int]] = {}
-    for (run, tag), points in lengths.items():
-        by_tag.setdefault(tag, {})[run] = points
-    tag, runs = max(by_tag.items(), key=lambda item: (len(item[1]), sum(item[1].values())))
-    assert min(runs.values()) >= 2, f"{lesson}: {tag} has too few points: {runs}"
-    return tag, runs
+def runs_by_tag(site: Site, plugin: str) -> dict[str, list[str]]:
+    """{tag: the runs that logged it} for one of TensorBoard's plugins."""
+    found: dict[str, list[str]] = {}
+    for run, tags in site.get(f"/data/plugin/{plugin}/tags").items():
+        for tag in tags:
+            found.setdefault(tag, []).append(run)
+    return found
+
+
+def widest(site: Site, plugin: str, lesson: str) -> tuple[str, dict[str, int]]:
+    """The tag logged by the most runs (then: the first by name), and {run: steps logged}."""
+    runs = runs_by_tag(site, plugin)
+    assert runs, f"{lesson} logged no {plugin}"
+    tag = min(runs, key=lambda t: (-len(runs[t]), t))
+    route = f"/data/plugin/{plugin}/{plugin}"
+    steps = {run: len(site.get(route, run=run, tag=tag)) for run in runs[tag]}
+    assert min(steps.values()) >= 2, f"{lesson}: {tag} has too few steps: {steps}"
+    return tag, steps
 
 
 def ignore_outliers(page, on: bool) -> None:
@@ -220,19 +260,21 @@ def find_card(page, element: str, **properties: str):
 
 def drawn_pixels(png: bytes) -> int:
     """Pixels that differ clearly from the picture's most common colour (its background)."""
-    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int).reshape(-1, 3)
-    colours, counts = np.unique(rgb, axis=0, return_counts=True)
-    background = colours[counts.argmax()]
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(np.int32).reshape(-1, 3)
+    colours, counts = np.unique(rgb @ np.array([1 << 16, 1 << 8, 1]), return_counts=True)
+    packed = colours[counts.argmax()]
+    background = np.array([packed >> 16, (packed >> 8) & 255, packed & 255])
     return int((np.abs(rgb - background).max(axis=1) > 40).sum())
 
 
 # --- Scalars and Time Series (lessons 00 and 02) ------------------------------------------
 
 
-def test_scalars_dashboard(page, empty_page, sites, tmp_path):
+def test_scalars_dashboard(pages, empty_page, sites, tmp_path):
     """Lesson 02's longest scalar series is drawn as a line with one vertex per logged point,
     one line per run that logged the tag; an empty log directory draws no line."""
     site = sites("02_scalars")
+    page = pages(site)
     lengths = series_lengths(site)
     run, tag, points = longest(lengths, "lesson 02", least=10)
     page.goto(site.url("scalars", tagFilter=exact(tag)))
@@ -254,12 +296,13 @@ def test_scalars_dashboard(page, empty_page, sites, tmp_path):
     assert line_vertices(empty_page, "vz-line-chart2 path.line") == []
 
 
-def test_time_series_dashboard(page, empty_page, sites, tmp_path):
+def test_time_series_dashboard(pages, empty_page, sites, tmp_path):
     """Lesson 00's longest scalar series in the Time Series dashboard (drawn as SVG): its card
     draws a line with one vertex per logged point; an empty log directory shows no card."""
     site = sites("00_setup_and_first_run")
+    page = pages(site)
     run, tag, points = longest(series_lengths(site), "lesson 00", least=10)
-    page.goto(site.url("timeseries", query="?forceSVG=true"))
+    page.goto(site.url("timeseries"))
     assert plugin_active(page, "timeseries")
     page.locator('input[placeholder="Filter tags (regex)"]').fill(exact(tag))
     card = page.locator("scalar-card").filter(has_text=tag).first
@@ -278,10 +321,11 @@ def test_time_series_dashboard(page, empty_page, sites, tmp_path):
 NODE_NAMES = "nodes => nodes.map(n => n.getAttribute('data-name'))"
 
 
-def test_graphs_dashboard(page, empty_page, sites, tmp_path):
+def test_graphs_dashboard(pages, empty_page, sites, tmp_path):
     """Lesson 01's model graph: the nodes drawn are the top-level scopes of the graph served
     for the run shown (input, output, the model); an empty log directory draws no node."""
     site = sites("01_model_graph")
+    page = pages(site)
     info = site.get("/data/plugin/graphs/info")
     graph_runs = sorted(run for run, item in info.items() if item.get("run_graph"))
     assert graph_runs, "lesson 01 logged no graph"
@@ -306,10 +350,11 @@ def plain_lines(markup: str) -> list[str]:
     return [line.strip() for line in html.unescape(re.sub(r"<[^>]+>", "", markup)).splitlines()]
 
 
-def test_text_dashboard(page, empty_page, sites, tmp_path):
+def test_text_dashboard(pages, empty_page, sites, tmp_path):
     """Lesson 01's text summaries: every run/tag has a card that shows the text served (a line
     with the model's name); an empty log directory shows no card."""
     site = sites("01_model_graph")
+    page = pages(site)
     pairs = [(run, tag) for run, tags in site.get("/data/plugin/text/tags").items() for tag in tags]
     assert pairs, "lesson 01 logged no text"
     page.goto(site.url("text"))
@@ -335,11 +380,12 @@ def test_text_dashboard(page, empty_page, sites, tmp_path):
 # --- Histograms and Distributions (lesson 03) ---------------------------------------------
 
 
-def test_histograms_dashboard(page, empty_page, sites, tmp_path):
+def test_histograms_dashboard(pages, empty_page, sites, tmp_path):
     """Lesson 03's histograms of the tag most runs logged: each run's chart draws one histogram
     slice per logged step; an empty log directory draws none."""
     site = sites("03_histograms")
-    tag, runs = widest(series_lengths(site, "histograms"), "lesson 03")
+    page = pages(site)
+    tag, runs = widest(site, "histograms", "lesson 03")
     page.goto(site.url("histograms", tagFilter=exact(tag)))
     assert plugin_active(page, "histograms")
     for run, steps in runs.items():
@@ -364,11 +410,12 @@ def test_histograms_dashboard(page, empty_page, sites, tmp_path):
     assert empty_page.locator("g.histogram").count() == 0
 
 
-def test_distributions_dashboard(page, empty_page, sites, tmp_path):
+def test_distributions_dashboard(pages, empty_page, sites, tmp_path):
     """Lesson 03's distributions of the tag most runs logged: each run's chart draws the
     percentile bands with one vertex per logged step; an empty log directory draws none."""
     site = sites("03_histograms")
-    tag, runs = widest(series_lengths(site, "distributions"), "lesson 03")
+    page = pages(site)
+    tag, runs = widest(site, "distributions", "lesson 03")
     page.goto(site.url("distributions", tagFilter=exact(tag)))
     assert plugin_active(page, "distributions")
     for run, steps in runs.items():
@@ -395,10 +442,11 @@ NATURAL_SIZE = "img => img.complete ? [img.naturalWidth, img.naturalHeight] : [0
 
 
 @pytest.mark.parametrize("lesson", ["04_images", "05_figures"])
-def test_images_dashboard(page, empty_page, sites, tmp_path, lesson):
+def test_images_dashboard(pages, empty_page, sites, tmp_path, lesson):
     """Every image tag of the lesson is drawn: its card's image loaded at the size of the PNG
     TensorBoard serves for it; an empty log directory shows no image."""
     site = sites(lesson)
+    page = pages(site)
     tags = site.get("/data/plugin/images/tags")
     pairs = [(run, tag) for run, run_tags in tags.items() for tag in run_tags]
     assert pairs, f"{lesson} logged no image"
@@ -433,11 +481,12 @@ def projector_frame(page):
     return page.frame_locator('iframe[src*="projector"]').frame_locator("iframe")
 
 
-def test_projector_dashboard(page, empty_page, sites, tmp_path):
+def test_projector_dashboard(pages, empty_page, sites, tmp_path):
     """Lesson 06's embedding in the Projector: it counts the points logged, and its WebGL
-    canvas draws them (clearly more pixels than the three axes); over an empty log directory
-    it finds no checkpoint and draws no canvas."""
+    canvas draws them (far more pixels than the axes alone); over an empty log directory it
+    finds no checkpoint and draws no canvas."""
     site = sites("06_embeddings")
+    page = pages(site)
     runs = site.get("/data/plugin/projector/runs")
     assert runs, "lesson 06 logged no embedding"
     # No plugin_active check: the Projector finds its data in a background thread, so its tab
@@ -445,18 +494,26 @@ def test_projector_dashboard(page, empty_page, sites, tmp_path):
     page.goto(site.url("projector"))
     frame = projector_frame(page)
     status = frame.get_by_text(re.compile(r"Points: \d+"))
-    status.wait_for(timeout=WAIT_S * 1000)
     panel = frame.locator("vz-projector-data-panel")
-    run, tensor = panel.evaluate("panel => [panel.selectedRun, panel.selectedTensor]")
+
+    def shown():  # the run and tensor shown, and "Points: N" (0 until they are loaded)
+        run, tensor = panel.evaluate("panel => [panel.selectedRun, panel.selectedTensor]")
+        count = re.search(r"Points: (\d+)", status.first.inner_text()) if status.count() else None
+        return run, tensor, int(count[1]) if count else 0
+
+    run, tensor, count = until(page, shown, lambda v: v[0] and v[1] and v[2] > 0)
+    assert run in runs, f"the Projector shows run {run!r}, runs are {runs}"
     embeddings = site.get("/data/plugin/projector/info", run=run)["embeddings"]
     points = next(e["tensorShape"][0] for e in embeddings if e["tensorName"] == tensor)
-    shown = re.search(r"Points: (\d+)", status.inner_text())[1]
-    assert int(shown) == points, f"{run}/{tensor}: {points} points, the Projector says {shown}"
+    assert count == points, f"{run}/{tensor}: {points} points, the Projector says {count}"
     assert frame.get_by_text(f"{len(runs)} runs found").is_visible()
+    # The axes and the buttons over the canvas cover some 3,000 pixels; 100 point sprites
+    # some 30,000; a point drawn as a dot at least 10.
+    least = 5_000 + 10 * points
     canvas = frame.locator("#scatter canvas").first
-    pixels = until(page, lambda: drawn_pixels(canvas.screenshot()), lambda n: n >= 50 * points)
+    pixels = until(page, lambda: drawn_pixels(canvas.screenshot()), lambda n: n >= least)
     page.screenshot(path=str(tmp_path / "projector_lesson.png"))
-    assert pixels >= 50 * points, f"{points} points drew only {pixels} pixels"
+    assert pixels >= least, f"{points} points drew only {pixels} pixels (want {least})"
 
     assert shows_no_data(empty_page, sites, "projector", tmp_path / "projector_empty.png")
     frame = projector_frame(empty_page)
@@ -469,18 +526,16 @@ def test_projector_dashboard(page, empty_page, sites, tmp_path):
 # --- PR Curves (lesson 07) ----------------------------------------------------------------
 
 
-def test_pr_curves_dashboard(page, empty_page, sites, tmp_path):
+def test_pr_curves_dashboard(pages, empty_page, sites, tmp_path):
     """Lesson 07's PR curves: one chart per tag, drawing one curve per run that logged it,
     each with a vertex for (nearly) every threshold; an empty log directory draws none."""
     site = sites("07_pr_curves")
-    runs_by_tag: dict[str, list[str]] = {}
-    for run, tags in site.get("/data/plugin/pr_curves/tags").items():
-        for tag in tags:
-            runs_by_tag.setdefault(tag, []).append(run)
-    assert runs_by_tag, "lesson 07 logged no PR curve"
+    page = pages(site)
+    curves_by_tag = runs_by_tag(site, "pr_curves")
+    assert curves_by_tag, "lesson 07 logged no PR curve"
     page.goto(site.url("pr_curves"))
     assert plugin_active(page, "pr_curves")
-    for tag, runs in runs_by_tag.items():
+    for tag, runs in curves_by_tag.items():
         chart = until(page, lambda tag=tag: find_card(page, "tf-pr-curve-card", tag=tag), bool)
         assert chart is not None, f"no PR curve chart for {tag}"
         curves = until(
@@ -503,10 +558,11 @@ def test_pr_curves_dashboard(page, empty_page, sites, tmp_path):
 CUSTOM_CHARTS = "tf-custom-scalar-multi-line-chart-card, tf-custom-scalar-margin-chart-card"
 
 
-def test_custom_scalars_dashboard(page, empty_page, sites, tmp_path):
+def test_custom_scalars_dashboard(pages, empty_page, sites, tmp_path):
     """Lesson 08's custom layout: every chart of it is drawn, with a line per run and tag its
     regular expressions match and one vertex per logged point; an empty directory draws none."""
     site = sites("08_overfitting")
+    page = pages(site)
     layout = site.get("/data/plugin/custom_scalars/layout")
     charts = [chart for category in layout.get("category", []) for chart in category["chart"]]
     assert charts, "lesson 08 logged no custom scalars layout"
@@ -543,10 +599,11 @@ def test_custom_scalars_dashboard(page, empty_page, sites, tmp_path):
 # --- HParams (lesson 10) ------------------------------------------------------------------
 
 
-def test_hparams_dashboard(page, empty_page, sites, tmp_path):
+def test_hparams_dashboard(pages, empty_page, sites, tmp_path):
     """Lesson 10's trials: the HParams table has one row per trial TensorBoard serves, named
     after it; an empty log directory shows "No hparams data was found." and no row."""
     site = sites("10_hparams")
+    page = pages(site)
     statuses = [f"STATUS_{s}" for s in ("UNKNOWN", "SUCCESS", "FAILURE", "RUNNING")]
     request = {"experimentName": "", "allowedStatuses": statuses, "colParams": []}
     request |= {"startIndex": 0, "sliceSize": 1000}
