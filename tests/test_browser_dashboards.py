@@ -497,6 +497,8 @@ def test_projector_dashboard(pages, empty_page, sites, tmp_path):
     panel = frame.locator("vz-projector-data-panel")
 
     def shown():  # the run and tensor shown, and "Points: N" (0 until they are loaded)
+        if not panel.count():
+            return None, None, 0
         run, tensor = panel.evaluate("panel => [panel.selectedRun, panel.selectedTensor]")
         count = re.search(r"Points: (\d+)", status.first.inner_text()) if status.count() else None
         return run, tensor, int(count[1]) if count else 0
