@@ -42,7 +42,6 @@ class Site:
     """One TensorBoard server and its JSON API."""
 
     server: board.Board
-    logdir: Path
 
     def url(self, dashboard: str, **state: str) -> str:
         """The page of ``dashboard`` (``#scalars&tagFilter=...``: the legacy dashboards keep
@@ -69,15 +68,15 @@ class Site:
             return json.loads(response.read())
 
 
+SETTINGS_SCRIPT = "localStorage.setItem('_tb_global_settings', '{\"paginationSize\": 1000}')"
+
+
 @pytest.fixture(scope="module")
 def browser(launch_chromium):
     context = launch_chromium(*WEBGL_FLAGS)
     # Settings -> "Pagination limit": every chart of a category on one page (default 12).
     context.add_init_script(SETTINGS_SCRIPT)
     return context
-
-
-SETTINGS_SCRIPT = "localStorage.setItem('_tb_global_settings', '{\"paginationSize\": 1000}')"
 
 
 # The lessons whose logs these checks read (each test names its own).
@@ -121,7 +120,7 @@ def sites(tmp_path_factory):
                 f"no TensorBoard logs in {root / str(lesson)}: run notebooks/{lesson}.ipynb "
                 f"first (make test runs the notebooks before these checks)"
             )
-            return Site(starting[lesson].result(), logdirs[lesson])
+            return Site(starting[lesson].result())
 
         yield site
         servers = [future.result() for future in starting.values() if not future.exception()]
@@ -188,12 +187,12 @@ def vertices(path_d: str | None) -> int:
     return len(re.findall(r"[ML]", path_d or ""))
 
 
+D_OF_ALL = "paths => paths.map(p => p.getAttribute('d'))"
+
+
 def line_vertices(scope, selector: str) -> list[int]:
     """Vertices of every SVG path ``selector`` under ``scope`` (a page or a locator)."""
     return [vertices(d) for d in scope.locator(selector).evaluate_all(D_OF_ALL)]
-
-
-D_OF_ALL = "paths => paths.map(p => p.getAttribute('d'))"
 
 
 def exact(tag: str) -> str:
@@ -280,9 +279,9 @@ def test_scalars_dashboard(pages, empty_page, sites, tmp_path):
     page.goto(site.url("scalars", tagFilter=exact(tag)))
     assert plugin_active(page, "scalars")
     ignore_outliers(page, on=False)
-    drawn = until(
-        page, lambda: line_vertices(page, "vz-line-chart2 path.line"), lambda v: points in v
-    )
+    chart = until(page, lambda: find_card(page, "tf-scalar-card", tag=tag), bool)
+    assert chart is not None, f"no chart for {tag}"
+    drawn = until(page, lambda: line_vertices(chart, "path.line"), lambda v: points in v)
     page.screenshot(path=str(tmp_path / "scalars_lesson.png"))
     assert max(drawn, default=0) == points, f"{run}/{tag}: {points} points, lines {drawn}"
     runs_with_lines = {r for (r, t), n in lengths.items() if t == tag and n >= 2}
