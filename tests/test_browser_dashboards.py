@@ -379,19 +379,24 @@ def test_text_dashboard(pages, empty_page, sites, tmp_path):
 # --- Histograms and Distributions (lesson 03) ---------------------------------------------
 
 
+def charts_per_run(page, site, plugin: str, loader: str):
+    """Open ``plugin`` on the tag most runs of lesson 03 logged; yield (run, tag, logged steps,
+    its chart) for each of those runs."""
+    tag, runs = widest(site, plugin, "lesson 03")
+    page.goto(site.url(plugin, tagFilter=exact(tag)))
+    assert plugin_active(page, plugin)
+    for run, steps in runs.items():
+        card = until(page, lambda run=run: find_card(page, loader, run=run, tag=tag), bool)
+        assert card is not None, f"no {plugin} chart for {run}/{tag}"
+        yield run, tag, steps, card
+
+
 def test_histograms_dashboard(pages, empty_page, sites, tmp_path):
     """Lesson 03's histograms of the tag most runs logged: each run's chart draws one histogram
     slice per logged step; an empty log directory draws none."""
     site = sites("03_histograms")
     page = pages(site)
-    tag, runs = widest(site, "histograms", "lesson 03")
-    page.goto(site.url("histograms", tagFilter=exact(tag)))
-    assert plugin_active(page, "histograms")
-    for run, steps in runs.items():
-        card = until(
-            page, lambda run=run: find_card(page, "tf-histogram-loader", run=run, tag=tag), bool
-        )
-        assert card is not None, f"no histogram chart for {run}/{tag}"
+    for run, tag, steps, card in charts_per_run(page, site, "histograms", "tf-histogram-loader"):
         drawn = until(
             page,
             lambda card=card: card.locator("g.histogram").count(),
@@ -414,14 +419,8 @@ def test_distributions_dashboard(pages, empty_page, sites, tmp_path):
     percentile bands with one vertex per logged step; an empty log directory draws none."""
     site = sites("03_histograms")
     page = pages(site)
-    tag, runs = widest(site, "distributions", "lesson 03")
-    page.goto(site.url("distributions", tagFilter=exact(tag)))
-    assert plugin_active(page, "distributions")
-    for run, steps in runs.items():
-        card = until(
-            page, lambda run=run: find_card(page, "tf-distribution-loader", run=run, tag=tag), bool
-        )
-        assert card is not None, f"no distribution chart for {run}/{tag}"
+    loader = "tf-distribution-loader"
+    for run, tag, steps, card in charts_per_run(page, site, "distributions", loader):
         lines = until(page, lambda card=card: line_vertices(card, "path.line"), bool)
         assert lines and set(lines) == {steps}, f"{run}/{tag}: {steps} steps, lines {lines}"
         areas = line_vertices(card, "path.area")

@@ -15,7 +15,6 @@ import signal
 import time
 
 import pytest
-import test_browser
 from test_browser import ROOT, start_jupyterlab
 
 from tbviz import board
@@ -23,7 +22,11 @@ from tbviz import board
 pytestmark = pytest.mark.after_lessons
 
 LESSON = "00_setup_and_first_run.ipynb"
-browser = test_browser.browser  # the same headless Chromium fixture
+
+
+@pytest.fixture(scope="module")
+def browser(launch_chromium):
+    return launch_chromium("--disable-gpu")
 
 
 def prompts(page) -> list[str]:
