@@ -86,6 +86,6 @@ def test_every_lesson_runs_outside_the_repository(colab_like):
         results = list(pool.map(execute, [*LESSONS, *SOLUTIONS]))
     failed = [f"{name}:\n{err}" for name, code, err in results if code != 0]
     assert not failed, "\n\n".join(failed)
-    written = sorted(p.name for p in (work / "runs").iterdir())
-    assert written == sorted(p.stem for p in LESSONS), written
+    written = {p.name for p in (work / "runs").iterdir()}  # lessons write runs/<lesson>
+    assert {p.stem for p in LESSONS} <= written, sorted(written)
     assert (Path(env["XDG_CACHE_HOME"]) / "tbviz" / "FashionMNIST" / "raw").is_dir()
