@@ -150,6 +150,11 @@ def test_embedding_checks():
         logs.add_embedding(writer, torch.rand(10, 4), label_img=torch.rand(3, 1, 28, 28))
     with pytest.raises(ValueError, match="label_img has shape"):
         logs.add_embedding(writer, torch.rand(10, 4), label_img=torch.rand(10, 28, 28))
+    with pytest.raises(ValueError, match=r"floats in \[0, 1\].*float\(\) / 255"):
+        uint8 = torch.randint(0, 256, (10, 1, 28, 28), dtype=torch.uint8)
+        logs.add_embedding(writer, torch.rand(10, 4), label_img=uint8)
+    with pytest.raises(ValueError, match=r"data\.unnormalize"):
+        logs.add_embedding(writer, torch.rand(10, 4), label_img=torch.rand(10, 1, 28, 28) * 2 - 1)
     with pytest.raises(ValueError, match="1 or 3 channels"):
         logs.add_embedding(writer, torch.rand(10, 4), label_img=torch.rand(10, 4, 28, 28))
     assert writer.calls == []
@@ -231,3 +236,10 @@ def test_histogram_buckets_match_the_values(root):
     assert h.sum == pytest.approx(0.0, abs=1e-6)  # float32 linspace
     c = acc.Histograms("const")[0].histogram_value
     assert (c.num, sum(c.bucket), c.min, c.max) == (7, 7, 0.0, 0.0)
+
+
+def test_image_grid_scales_uint8_like_add_image(tmp_path):
+    """uint8 pixels are 0..255 for add_image; the grid helper must not make them 255x brighter."""
+    with logs.writer_at(tmp_path) as writer:
+        grid = logs.add_image_grid(writer, "g", torch.full((4, 1, 8, 8), 51, dtype=torch.uint8))
+    assert torch.allclose(grid[:, 2:10, 2:10], torch.tensor(0.2))

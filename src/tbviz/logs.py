@@ -163,10 +163,15 @@ def add_image_grid(
     nrow: int = 8,
     unnormalize: bool = False,
 ) -> torch.Tensor:
-    """Tile an N x C x H x W batch with ``make_grid`` and log it as one image; return the grid."""
+    """Tile an N x C x H x W batch with ``make_grid`` and log it as one image; return the grid.
+
+    Like ``add_image``: float pixels are taken to be in [0, 1], uint8 pixels in 0..255 (they
+    are scaled to [0, 1] here, so the grid's white border stays white).
+    """
     from torchvision.utils import make_grid
 
-    images = check_images(images, "NCHW").float()
+    images = check_images(images, "NCHW")
+    images = images.float() / 255 if images.dtype == torch.uint8 else images.float()
     if unnormalize:
         images = data.unnormalize(images)
     grid = make_grid(images, nrow=nrow, padding=2, pad_value=1.0)
@@ -276,7 +281,7 @@ def add_embedding(
     """``add_embedding`` with its pitfalls checked (lesson 06).
 
     ``features`` must be 2-D (N x D); ``metadata`` must have N entries; ``label_img`` must be
-    an N x C x H x W tensor with C 1 or 3.
+    an N x C x H x W tensor with C 1 or 3 and float values in [0, 1].
     """
     features = _as_tensor("features", features)
     if features.dim() != 2:
@@ -291,6 +296,13 @@ def add_embedding(
         label_img = check_images(label_img, "NCHW", name="label_img")
         if label_img.shape[1] not in (1, 3):
             raise ValueError(f"label_img must have 1 or 3 channels, got {label_img.shape[1]}")
+        if not label_img.is_floating_point() or label_img.min() < 0 or label_img.max() > 1:
+            raise ValueError(
+                f"label_img must be floats in [0, 1] (torch's sprite multiplies by 255), got "
+                f"{label_img.dtype} from {label_img.min().item()} to {label_img.max().item()}; "
+                f"for 0..255 integers pass label_img.float() / 255, for normalized images "
+                f"data.unnormalize(label_img)"
+            )
         if label_img.shape[0] != n:
             raise ValueError(f"label_img has {label_img.shape[0]} images but features has {n} rows")
     if metadata is not None and not isinstance(metadata, list):
