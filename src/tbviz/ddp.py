@@ -193,6 +193,7 @@ def main(argv: list[str] | None = None) -> None:
             f"and epoch; val accuracy {metrics['Accuracy/val']:.1%} ({whose})",
             flush=True,
         )
+    dist.barrier()  # every rank done before any tears down: gloo can abort on a lone teardown
     dist.destroy_process_group()
 
 
