@@ -22,6 +22,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -232,6 +233,25 @@ def _stop(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
+@contextlib.contextmanager
+def _one_run_at_a_time() -> Iterator[None]:
+    """Two torchruns at once compete for the same cores and can race for the same free port
+    (a rank of one then aborts in gloo); launches on this machine take turns instead."""
+    if os.name == "nt":
+        yield
+        return
+    import fcntl
+
+    from tbviz.board import user_temp_dir
+
+    with (user_temp_dir() / "ddp-launch.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def launch(
     run_dir: Path | str,
     *options: str,
@@ -244,7 +264,7 @@ def launch(
     Plus: it waits at most ``timeout`` seconds, then ends torchrun and every rank and raises
     ``TimeoutError`` with the usual causes of a hang; a failed run raises ``RuntimeError``
     with the end of its error output. On Windows it sets ``USE_LIBUV=0``, which torchrun
-    needs there.
+    needs there. Runs launched at the same time on one machine wait for each other.
     """
     env = dict(os.environ)
     if os.name == "nt":
@@ -254,7 +274,7 @@ def launch(
         group = {"start_new_session": True}  # its own process group, to end it as a whole
     cmd = command(run_dir, *options, nproc=nproc, script=script)
     pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
-    with subprocess.Popen(cmd, env=env, **pipes, **group) as proc:
+    with _one_run_at_a_time(), subprocess.Popen(cmd, env=env, **pipes, **group) as proc:
         try:
             out, err = proc.communicate(timeout=timeout)
         except BaseException as exc:  # the timeout, or an interrupted kernel: end it all
