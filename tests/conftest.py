@@ -79,3 +79,12 @@ def launch_chromium(tmp_path_factory):
     for context in contexts:
         context.close()
     playwright.stop()
+
+
+@pytest.fixture
+def attempt_root(tmp_path, monkeypatch):
+    """A learner's empty log root for the exercise checkers' tests (``$TBVIZ_LOGDIR``)."""
+    root = tmp_path / "runs"
+    root.mkdir()
+    monkeypatch.setenv("TBVIZ_LOGDIR", str(root))
+    return root

@@ -45,8 +45,19 @@ def test_rerun_replaces_only_that_run(root):
         writer.add_scalar("x", 3.0, 0)
     assert len(events.event_files(root / "03_histograms" / "a")) == 1  # not two after a rerun
     logs.reset_lesson("03_histograms")
-    assert not (root / "03_histograms").exists()
+    assert not any((root / "03_histograms").iterdir())
     assert events.scalars(root / "04_images" / "keep", "x") == [(0, 3.0)]
+
+
+def test_reset_lesson_keeps_exercise_attempts(root):
+    for run in ("demo", "ex1", "ex2_lr=0.5", "ex12_b", "example"):
+        with logs.writer("02_scalars", run) as writer:
+            writer.add_scalar("x", 1.0, 0)
+    (root / "02_scalars" / ".checks").mkdir()
+    (root / "02_scalars" / ".checks" / "ex1.json").write_text("{}")
+    logs.reset_lesson("02_scalars")
+    left = sorted(p.name for p in (root / "02_scalars").iterdir())
+    assert left == [".checks", "ex1", "ex12_b", "ex2_lr=0.5"]
 
 
 def test_writers_flush_within_seconds(root):

@@ -52,11 +52,24 @@ def run_dir(lesson: str, run: str) -> Path:
     return lesson_dir(lesson) / _check_name("run", run)
 
 
+EXERCISE_RUN = re.compile(r"^ex\d+($|_)")
+"""Runs named ``exN`` or ``exN_...`` are a learner's exercise attempts (:mod:`tbviz.exercises`)."""
+
+
 def reset_lesson(lesson: str) -> Path:
-    """Delete this lesson's runs (only them) so a re-run starts clean; return the lesson dir."""
+    """Delete the runs the lesson itself writes, so a re-run starts clean; return the lesson dir.
+
+    Your exercise runs (``ex1_...``) and the checkers' records (``.checks``) are kept: re-running
+    a lesson from the top never deletes your own work."""
     target = lesson_dir(lesson)
     if target.exists():
-        shutil.rmtree(target)
+        for child in target.iterdir():
+            if EXERCISE_RUN.match(child.name) or child.name == ".checks":
+                continue
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
     return target
 
 
