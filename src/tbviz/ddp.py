@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import math
 import os
 import signal
@@ -194,7 +195,12 @@ def main(argv: list[str] | None = None) -> None:
             f"and epoch; val accuracy {metrics['Accuracy/val']:.1%} ({whose})",
             flush=True,
         )
-    dist.barrier()  # every rank done before any tears down: gloo can abort on a lone teardown
+    # Tear down while Python is still whole: DDP holds the process group, and a group left for
+    # the interpreter's exit can abort a rank there ("terminate called without an active
+    # exception"), after all its work is done.
+    del net, optimizer, scheduler
+    gc.collect()
+    dist.barrier()  # every rank done before any tears down
     dist.destroy_process_group()
 
 
@@ -235,8 +241,8 @@ def _stop(proc: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def _one_run_at_a_time() -> Iterator[None]:
-    """Two torchruns at once compete for the same cores and can race for the same free port
-    (a rank of one then aborts in gloo); launches on this machine take turns instead."""
+    """Two torchruns at once compete for the same cores, which makes both slow and their
+    timings meaningless; launches on this machine take turns instead."""
     if os.name == "nt":
         yield
         return
