@@ -58,6 +58,10 @@ def test_reset_lesson_keeps_exercise_attempts(root):
     logs.reset_lesson("02_scalars")
     left = sorted(p.name for p in (root / "02_scalars").iterdir())
     assert left == [".checks", "ex1", "ex12_b", "ex2_lr=0.5"]
+    with logs.writer("02_scalars_solutions", "ex1") as writer:  # the course's own runs
+        writer.add_scalar("x", 1.0, 0)
+    logs.reset_lesson("02_scalars_solutions")
+    assert not any((root / "02_scalars_solutions").iterdir())
 
 
 def test_writers_flush_within_seconds(root):

@@ -60,11 +60,13 @@ def reset_lesson(lesson: str) -> Path:
     """Delete the runs the lesson itself writes, so a re-run starts clean; return the lesson dir.
 
     Your exercise runs (``ex1_...``) and the checkers' records (``.checks``) are kept: re-running
-    a lesson from the top never deletes your own work."""
+    a lesson from the top never deletes your own work. A solutions notebook's folder
+    (``<lesson>_solutions``) holds the course's own runs only, and is emptied completely."""
     target = lesson_dir(lesson)
+    keep_attempts = not lesson.endswith("_solutions")
     if target.exists():
         for child in target.iterdir():
-            if EXERCISE_RUN.match(child.name) or child.name == ".checks":
+            if keep_attempts and (EXERCISE_RUN.match(child.name) or child.name == ".checks"):
                 continue
             if child.is_dir() and not child.is_symlink():
                 shutil.rmtree(child)
