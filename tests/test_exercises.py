@@ -64,7 +64,7 @@ def test_verdict_words_and_printing(attempt_root, capsys):
     ex1 = exercises.for_lesson(LESSON)[0]
     ex1.check()
     out = capsys.readouterr().out
-    assert out.startswith("Exercise 1 (log the gradient): Not attempted. No run 02_scalars/ex1_*")
+    assert out.startswith("Exercise 1 (log the gradient) · Not attempted: no run 02_scalars/ex1_*")
     gradient_run("ex1_mine")
     result = ex1.result()
     assert result and result.verdict == CORRECT and "all 500 steps" in result.message
@@ -169,6 +169,10 @@ def test_checks_that_take_an_answer_keep_their_verdict(attempt_root):
     assert_verdict(ex.result(), CORRECT, "42 it is")
     assert calls == [41, 42]
     assert (attempt_root / LESSON / ".checks" / "ex9.json").is_file()
+    # a call the check does not take: how to call it, and the kept verdict stays
+    assert_verdict(ex.result(1, 2), INCORRECT, "called as ex9.check(value)")
+    assert_verdict(ex.result(), CORRECT, "42 it is")
+    assert calls == [41, 42]
 
 
 # ------------------------------------------------------------------------------ the report

@@ -11,7 +11,7 @@ from tbviz.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED
 LESSON = "02_scalars"
 
 
-def minimize(run, *, lr=0.01, momentum=0.0, steps=500, x_after_step=False):
+def minimize(run, *, lr=0.01, momentum=0.0, steps=500, x_after_step=False, grad_before=False):
     """The lesson's quadratic (a = 1, x0 = 5) with SGD, logging x, f and the gradient."""
     x = torch.tensor(5.0, requires_grad=True)
     opt = torch.optim.SGD([x], lr=lr, momentum=momentum)
@@ -19,9 +19,12 @@ def minimize(run, *, lr=0.01, momentum=0.0, steps=500, x_after_step=False):
         for step in range(steps):
             f = x**2 - 2 * x + 1
             writer.add_scalar("quadratic/f", f.item(), step)
+            if grad_before and step:  # a slip: x.grad read before backward(), the last step's
+                writer.add_scalar("quadratic/grad", x.grad.item(), step)
             opt.zero_grad()
             f.backward()
-            writer.add_scalar("quadratic/grad", x.grad.item(), step)
+            if not grad_before:
+                writer.add_scalar("quadratic/grad", x.grad.item(), step)
             if not x_after_step:
                 writer.add_scalar("quadratic/x", x.item(), step)
             opt.step()
@@ -33,6 +36,9 @@ def test_ex1(attempt_root):
     assert_verdict(verdict(LESSON, 1), NOT_ATTEMPTED, "02_scalars/ex1_*")
     minimize("ex1_lr=0.01", x_after_step=True)
     assert_verdict(verdict(LESSON, 1), INCORRECT, "2(x - 1)", "before optimizer.step()")
+    minimize("ex1_lr=0.01", grad_before=True)
+    assert_verdict(verdict(LESSON, 1), INCORRECT, "of the step before", "after f.backward()")
+    minimize("ex1_lr=0.01", x_after_step=True)
     minimize("ex1_lr=0.01")
     assert_verdict(verdict(LESSON, 1), CORRECT, "all 500 steps")
 
@@ -54,6 +60,11 @@ def test_ex2(attempt_root):
     assert_verdict(verdict(LESSON, 2), INCORRECT, "lr = 1.01: 100 steps, 500 expected")
     minimize("ex2_lr=1.01", lr=1.01)
     assert_verdict(verdict(LESSON, 2), CORRECT, "bouncing")
+    minimize("ex2_again_lr=1.0", lr=1.0)
+    assert_verdict(verdict(LESSON, 2), INCORRECT, "two runs for lr = 1.0")
+    logs.run_dir(LESSON, "ex2_again_lr=1.0").rename(attempt_root / "elsewhere")
+    minimize("ex2_lr=0.9")  # the rate in the name only: the optimizer got the default 0.01
+    assert_verdict(verdict(LESSON, 2), INCORRECT, "first step of lr 0.01, not 0.9")
 
 
 def test_ex3(attempt_root):
@@ -63,6 +74,8 @@ def test_ex3(attempt_root):
     assert_verdict(verdict(LESSON, 3), INCORRECT, "momentum should be faster")
     minimize("ex3_momentum=0.9", momentum=0.9)
     assert_verdict(verdict(LESSON, 3), CORRECT, "from step 297 (plain) and 103 (momentum)")
+    logs.run_dir(LESSON, "ex3_sgd").rename(logs.run_dir(LESSON, "ex3_no_momentum"))
+    assert verdict(LESSON, 3).verdict == CORRECT  # "no momentum" is the plain run
 
 
 def test_ex4(attempt_root):

@@ -67,12 +67,14 @@ def test_ex1_several_runs_and_no_step_zero(attempt_root):
     assert_verdict(verdict(LESSON, 1), INCORRECT, "2 runs", "keep one")
 
 
-def log_norms(run, value, per_layer=False):
+def log_norms(run, value, per_layer=False, zeroed=False):
     with logs.writer(LESSON, run) as writer:
 
         def log(net, step):
             if step == 0:
                 return
+            if zeroed:  # logged after the next zero_grad(): every gradient is 0
+                net.zero_grad(set_to_none=False)
             logs.log_parameters(writer, net, step)
             if per_layer:  # one norm per layer: weight and bias together
                 layers = {name.rsplit(".", 1)[0] for name, _ in net.named_parameters()}
@@ -97,6 +99,8 @@ def test_ex2(attempt_root):
     assert_verdict(verdict(LESSON, 2), INCORRECT, "sqrt(sum_squares)", "param.grad.norm()")
     log_norms("ex2_norms", lambda p: p.grad.square().sum())  # forgot the square root
     assert_verdict(verdict(LESSON, 2), INCORRECT, "take its square root")
+    log_norms("ex2_norms", lambda p: p.grad.norm(), zeroed=True)
+    assert_verdict(verdict(LESSON, 2), INCORRECT, "is 0", "before the next zero_grad()")
     log_norms("ex2_norms", lambda p: p.grad.norm())
     assert_verdict(verdict(LESSON, 2), CORRECT, "all 10 gradnorm/ scalars", "20 (scalar, step)")
     log_norms("ex2_norms", None, per_layer=True)  # a layer's norm: its weight and bias
@@ -134,6 +138,14 @@ def test_ex3_other_runs(attempt_root):
     logs.run_dir(LESSON, "ex3_params").rename(attempt_root / "elsewhere")
     log_confidence("ex3_untrained", {s: (0.1, 0.13) for s in (0, 1, 2, 3)}, tag="conf")
     assert_verdict(verdict(LESSON, 3), INCORRECT, "did the network train")
+    logs.run_dir(LESSON, "ex3_untrained").rename(attempt_root / "elsewhere2")
+    # a valid attempt with an unnamed tag beside another histogram: the one in [0.1, 1] counts
+    learned = {0: (0.1, 0.13), 40: (0.3, 1.0), 80: (0.4, 1.0), 120: (0.5, 1.0)}
+    log_confidence("ex3_maxprob", learned, tag="val/maxprob")
+    with SummaryWriter(str(logs.run_dir(LESSON, "ex3_maxprob"))) as writer:
+        for step in learned:
+            writer.add_histogram("val/predicted_class", torch.arange(10.0).repeat(50), step)
+    assert_verdict(verdict(LESSON, 3), CORRECT, "0.11 -> 0.65")
 
 
 def test_odd_runs(attempt_root):

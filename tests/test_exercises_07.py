@@ -143,3 +143,21 @@ def test_ex3_one_pair_only(attempt_root):
     with logs.writer(LESSON, "ex3_pairs") as writer:
         writer.add_pr_curve("pairs/Shirt vs T-shirt", *scores(1000, 0.5, 1.0, 0), 1)
     assert_verdict(verdict(LESSON, 3), INCORRECT, "0 PR curves have 'trouser'")
+
+
+def test_ex1_predictions_as_labels_with_a_weak_model(attempt_root):
+    """The mix-up with a model too weak for the curve to look perfect: labels = argmax."""
+    generator = torch.Generator().manual_seed(0)
+    truth = torch.randint(0, 10, (5000,), generator=generator)
+    logits = torch.randn(5000, 10, generator=generator) + 1.5 * torch.nn.functional.one_hot(truth)
+    probs = torch.softmax(logits, dim=1)
+    shirt = 6
+    with logs.writer(LESSON, "ex1_argmax") as writer:
+        for n in (11, 127):
+            labels = probs.argmax(1) == shirt
+            writer.add_pr_curve(f"Shirt/{n}", labels, probs[:, shirt], 1, num_thresholds=n)
+    assert_verdict(verdict(LESSON, 1), INCORRECT, "the model's own predictions")
+    with logs.writer(LESSON, "ex1_argmax") as writer:
+        for n in (11, 127):
+            writer.add_pr_curve(f"Shirt/{n}", truth == shirt, probs[:, shirt], 1, num_thresholds=n)
+    assert_verdict(verdict(LESSON, 1), CORRECT, "6 x 11")

@@ -18,6 +18,7 @@ a classroom folder of learners). Each lesson's checkers live in ``tbviz.exercise
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import re
@@ -69,9 +70,8 @@ class Result:
     def __bool__(self) -> bool:
         return self.verdict == CORRECT
 
-    def __str__(self) -> str:
-        message = self.message[:1].upper() + self.message[1:]
-        return f"{self.exercise}: {self.verdict.capitalize()}. {message}"
+    def __str__(self) -> str:  # the message as written: it may start with a tag, which has a case
+        return f"{self.exercise} · {self.verdict.capitalize()}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -236,6 +236,11 @@ class Exercise:
                 f"this exercise is checked from your answer: {self.answer} "
                 f"(no earlier check kept in {attempt.lesson_dir.name}/{RECORDS}).",
             )
+        try:
+            inspect.signature(self.checker).bind(attempt, *answer, **named)
+        except TypeError as err:  # a call the check does not take: say how, keep nothing
+            usage = self.answer or f"{attempt.prefix}.check(), with no arguments"
+            return Result(self.label, INCORRECT, f"this check is called as {usage} ({err}).")
         try:
             verdict, message = CORRECT, self.checker(attempt, *answer, **named)
         except NotAttempted as why:

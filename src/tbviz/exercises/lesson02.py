@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from tbviz.exercises import Attempt, Incorrect, exercise, expect
 
@@ -32,6 +33,16 @@ def gradient(attempt: Attempt) -> str:
     run = attempt.run_with("scalars", "quadratic/grad")
     grads = dict(attempt.scalars(run, "quadratic/grad"))
     xs = dict(attempt.scalars(run, "quadratic/x"))
+    shared = [step for step in sorted(grads) if step in xs and step - 1 in xs]
+    lagging = [
+        s for s in shared if abs(grads[s] - 2 * (xs[s - 1] - 1)) < 1e-3 * max(1, abs(grads[s]))
+    ]
+    if shared and len(lagging) > 0.9 * len(shared):
+        raise Incorrect(
+            "quadratic/grad at each step equals 2(x - 1) of the step before: the gradient and "
+            "x were logged one step apart. Log x before optimizer.step() and x.grad after "
+            "f.backward(), both at the same step"
+        )
     missing = sorted(set(xs) - set(grads))
     expect(not missing, f"quadratic/grad has no point at steps {missing[:5]} where x has one")
     for step in sorted(grads):
@@ -65,7 +76,14 @@ def gradient(attempt: Attempt) -> str:
 def largest_lr(attempt: Attempt) -> str:
     runs = attempt.need_runs("one per learning rate, e.g. ex2_lr=0.9")
     wanted = (0.5, 0.9, 0.99, 1.0, 1.01)
-    by_lr = {_lr(attempt.name(run)): run for run in runs}
+    by_lr: dict[float | None, Path] = {}
+    for run in runs:
+        lr = _lr(attempt.name(run))
+        if lr in by_lr and lr is not None:
+            raise Incorrect(
+                f"two runs for lr = {lr} ({attempt.name(by_lr[lr])}, {attempt.name(run)}); keep one"
+            )
+        by_lr[lr] = run
     missing = [lr for lr in wanted if lr not in by_lr]
     expect(
         not missing,
@@ -76,6 +94,14 @@ def largest_lr(attempt: Attempt) -> str:
     for lr in wanted:
         points = attempt.scalars(by_lr[lr], "quadratic/x", finite=False)
         expect(len(points) >= 500, f"lr = {lr}: {len(points)} steps, 500 expected")
+        (_, x0), (_, x1) = points[0], points[1]
+        if x0 != 1:  # one SGD step on (x - 1)^2 moves x by lr * 2(x0 - 1)
+            taken = (x0 - x1) / (2 * (x0 - 1))
+            expect(
+                abs(taken - lr) < 1e-3 * max(1, lr),
+                f"run {attempt.name(by_lr[lr])} took a first step of lr {taken:.4g}, not {lr}: "
+                "pass lr to the optimizer (and a = 1)",
+            )
         final[lr] = points[-1][1]
     converged = {lr for lr, x in final.items() if abs(x - 1) < 0.01}
     expect(
@@ -88,6 +114,15 @@ def largest_lr(attempt: Attempt) -> str:
         f"lr = 0.5, 0.9 and 0.99 converge, 1.0 and 1.01 do not; at lr = 1.0 x takes "
         f"{len(bounce)} values ({sorted(bounce)[:3]}), bouncing for ever."
     )
+
+
+def _has_momentum(name: str) -> bool:
+    """``ex3_momentum=0.9`` or ``ex3_mom0.9`` yes; ``ex3_sgd``, ``ex3_no_momentum`` or
+    ``ex3_momentum=0`` no."""
+    name = name.lower()
+    if re.search(r"no_?mom|mom(entum)?=?0(\.0*)?($|[^.0-9])", name):
+        return False
+    return "mom" in name
 
 
 def _stays_below(points: list[tuple[int, float]], level: float = 1e-4) -> int:
@@ -110,11 +145,12 @@ def _stays_below(points: list[tuple[int, float]], level: float = 1e-4) -> int:
 )
 def momentum(attempt: Attempt) -> str:
     runs = attempt.need_runs("a plain SGD run and a momentum run, e.g. ex3_sgd, ex3_momentum=0.9")
-    with_momentum = [r for r in runs if "momentum" in attempt.name(r)]
-    plain = [r for r in runs if "momentum" not in attempt.name(r)]
+    with_momentum = [r for r in runs if _has_momentum(attempt.name(r))]
+    plain = [r for r in runs if not _has_momentum(attempt.name(r))]
     expect(
         len(with_momentum) == 1 and len(plain) == 1,
-        f"expected two runs, one with 'momentum' in its name and one without; found "
+        f"expected two runs, a momentum one (its name says momentum or mom, e.g. "
+        f"ex3_momentum=0.9) and a plain one (e.g. ex3_sgd); found "
         f"{[attempt.name(r) for r in runs]}",
     )
     f_plain = attempt.scalars(plain[0], "quadratic/f")

@@ -177,7 +177,7 @@ def gradnorms(attempt: Attempt) -> str:
     records = {
         tag: {e.step: e.histogram_value for e in _histograms(attempt, run, tag)} for tag in grads
     }
-    compared = 0
+    compared, largest = 0, 0.0
     for tag in norms:
         layer = tag.removeprefix("gradnorm/")
         parts = _norm_parts(layer, grads)
@@ -209,18 +209,32 @@ def gradnorms(attempt: Attempt) -> str:
                     f"{' + '.join(parts)} is {norm:.6g}: {advice}"
                 )
             compared += 1
+            largest = max(largest, value)
+    expect(
+        largest > 0,
+        f"every gradnorm/ scalar of {name} is 0, and so is every gradient histogram: log after "
+        "backward() and before the next zero_grad(), while param.grad holds the gradient",
+    )
     return (
         f"all {len(norms)} gradnorm/ scalars of {name} equal sqrt(sum_squares) of their grads/ "
         f"histograms, at {compared} (scalar, step) pairs."
     )
 
 
-def _confidence_tag(held: list[str]) -> str | None:
-    """The histogram tag of the confidence: the only one, or the one naming it."""
+def _confidence_tag(attempt: Attempt, run: Path, held: list[str]) -> str | None:
+    """The histogram tag of the confidence: the only one, the one naming it, or else the one
+    whose values all lie where a largest probability of ten can, in [0.1, 1]."""
     if len(held) == 1:
         return held[0]
     named = [t for t in held if "confid" in t.lower()]
-    return named[0] if len(named) == 1 else None
+    if named:
+        return named[0] if len(named) == 1 else None
+    fits = []
+    for tag in held:
+        values = [e.histogram_value for e in _histograms(attempt, run, tag)]
+        if values and all(v.min >= 0.1 - 1e-6 and v.max <= 1 + 1e-6 for v in values):
+            fits.append(tag)
+    return fits[0] if len(fits) == 1 else None
 
 
 @exercise(
@@ -253,7 +267,7 @@ def confidence(attempt: Attempt) -> str:
     )
     run = with_histograms[0]
     name, held = attempt.name(run), _histogram_tags(run)
-    tag = _confidence_tag(held)
+    tag = _confidence_tag(attempt, run, held)
     expect(
         tag,
         f"run {name} has histograms {held[:6]}: log only the confidence, or put 'confidence' "

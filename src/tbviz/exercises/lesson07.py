@@ -52,6 +52,17 @@ class _Curve:
     def called(self, k: int) -> bool:
         return self.table[0, k] + self.table[1, k] > 0
 
+    def looks_like_predictions(self) -> bool:
+        """True when the labels were the model's own predictions (argmax == class), not the
+        truth: every such positive scores at least 0.1 (the largest of ten probabilities), and
+        every image scored above 0.5 is one; true labels leave misses at 0.1 and false alarms
+        above 0.5."""
+        low = int(0.095 * (self.n - 1))  # a threshold just under 0.1
+        high = int(np.ceil(0.51 * (self.n - 1)))  # just over 0.5
+        if not 0 < low < high < self.n:
+            return False
+        return self.table[3, low] == 0 and self.table[1, high] == 0
+
     def area(self) -> float:
         """Area under the curve over the thresholds where something was called positive."""
         keep = self.table[0] + self.table[1] > 0
@@ -200,6 +211,11 @@ def coarse_fine(attempt: Attempt) -> str:
         "class of Fashion-MNIST against the nine others about one in ten is: pass "
         "labels == shirt, the truth for every validation image",
     )
+    expect(
+        not fine.looks_like_predictions(),
+        f"{fine.where} has no false alarm above 0.5 and no miss below 0.1: the labels look like "
+        "the model's own predictions (probs.argmax(1) == shirt). Pass the truth, labels == shirt",
+    )
     area_coarse, area_fine = coarse.area(), fine.area()
     expect(
         area_fine < 0.97,
@@ -314,6 +330,11 @@ def operating_point(attempt: Attempt) -> str:
         val.images != TEST_IMAGES,
         f"the threshold was read from {val.where}, a curve over {val.images} images: that is "
         "the test split. Choose it on the validation split, then use the test split once",
+    )
+    expect(
+        not val.looks_like_predictions(),
+        f"{val.where} has no false alarm above 0.5 and no miss below 0.1: its labels look like "
+        "the model's own predictions. Log the curve with the truth, labels == shirt",
     )
     expect(
         0.05 <= val.share <= 0.2,

@@ -46,6 +46,8 @@ def _losses(attempt: Attempt, run: Path) -> tuple[list[int], list[float], list[f
     1,
     "early stopping with patience",
     hints=(
+        "What must the loop remember about the best epoch so far, and when does it know "
+        "that patience has run out?",
         "Keep best_loss and best_epoch; after each epoch's evaluation, a lower Loss/val makes "
         "this epoch the best (save copy.deepcopy(net.state_dict())), otherwise stop once "
         "epoch - best_epoch reaches patience.",
@@ -85,6 +87,8 @@ def early_stopping(attempt: Attempt) -> str:
 def _augmented(name: str) -> bool:
     name = name.lower()
     plain = ("no_aug", "noaug", "no-aug", "without", "plain", "non_aug", "unaug")
+    if re.search(r"aug(ment(ed|ation)?)?=(false|0|no|off|none)($|[^a-z0-9])", name):
+        return False
     return "aug" in name and not any(word in name for word in plain)
 
 

@@ -61,7 +61,9 @@ def _trials(attempt: Attempt, what: str) -> dict[Path, dict[str, Any]]:
     expect(
         trials,
         f"none of the runs {[attempt.name(r) for r in runs][:6]} holds hparams: end each "
-        "trial with writer.add_hparams(hparam_dict, metric_dict, run_name='.')",
+        "trial with writer.add_hparams(hparam_dict, metric_dict, run_name='.'), the writer "
+        "being torch.utils.tensorboard's SummaryWriter (tensorboardX's cannot write hparams "
+        "into the run itself)",
     )
     return trials
 
