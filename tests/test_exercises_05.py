@@ -36,25 +36,53 @@ def bar_chart(recall=RECALL, horizontal=False):
     return fig
 
 
+def matrix(recall=RECALL, per_class=500):
+    """A confusion matrix with these recalls: each class's misses all go to the next class, so
+    its precision differs from its recall."""
+    cm = torch.zeros(10, 10, dtype=torch.long)
+    for i, r in enumerate(recall):
+        cm[i, i] = round(r * per_class)
+        cm[i, (i + 1) % 10] = per_class - cm[i, i]
+    return cm
+
+
 def test_ex1(attempt_root):
+    cm = matrix()
     assert_verdict(verdict(LESSON, 1), NOT_ATTEMPTED, "checked from your answer", "ex1.check(")
-    assert_verdict(verdict(LESSON, 1, "Shirt"), NOT_ATTEMPTED, "05_figures/ex1_*")
+    assert_verdict(verdict(LESSON, 1, "Shirt", cm), NOT_ATTEMPTED, "05_figures/ex1_*")
+    assert_verdict(verdict(LESSON, 1, "Shirt"), INCORRECT, "called as ex1.check(lowest, cm)")
     # the confusion matrix logged under the exercise's tag: no bars in it
-    cm = torch.diag(torch.full((10,), 90)) + torch.randint(0, 4, (10, 10))
     log_figure("ex1_recall", "per_class_recall", plots.confusion_matrix_figure(cm))
-    assert_verdict(verdict(LESSON, 1, "Shirt"), INCORRECT, "no filled bars", "one bar per class")
+    assert_verdict(
+        verdict(LESSON, 1, "Shirt", cm), INCORRECT, "no filled bars", "one bar per class"
+    )
     plt.bar(range(10), RECALL)  # drawn on pyplot's current figure, then a new one logged
     log_figure("ex1_recall", "per_class_recall", plt.figure())
-    assert_verdict(verdict(LESSON, 1, "Shirt"), INCORRECT, "is blank")
-    log_figure("ex1_recall", "per_class_recall", bar_chart([*RECALL[:9], 0.0]))
-    assert_verdict(verdict(LESSON, 1, "Shirt"), INCORRECT, "shows 9 filled bars")
+    assert_verdict(verdict(LESSON, 1, "Shirt", cm), INCORRECT, "is blank")
+    zero = [*RECALL[:9], 0.0]
+    log_figure("ex1_recall", "per_class_recall", bar_chart(zero))
+    result = verdict(LESSON, 1, "Ankle boot", matrix(zero))
+    assert_verdict(result, INCORRECT, "shows 9 filled bars", "recall is 0 draws no bar")
+    precision = (cm.diag() / cm.sum(dim=0)).tolist()  # the other total
+    log_figure("ex1_recall", "per_class_recall", bar_chart(precision))
+    assert_verdict(verdict(LESSON, 1, "Shirt", cm), INCORRECT, "precision", "ROW total")
     log_figure("ex1_recall", "per_class_recall", bar_chart())
-    assert_verdict(verdict(LESSON, 1, "Pullover"), INCORRECT, "you answered Pullover", "ROW")
-    assert_verdict(verdict(LESSON, 1, "Shrit"), INCORRECT, "not a class name")
-    assert_verdict(verdict(LESSON, 1, "shirt"), CORRECT, "10 vertical bars", "step 215")
-    assert_verdict(verdict(LESSON, 1, 6), CORRECT, "Shirt's")
+    assert_verdict(verdict(LESSON, 1, "Pullover", cm), INCORRECT, "you answered Pullover")
+    assert_verdict(verdict(LESSON, 1, "Shrit", cm), INCORRECT, "not a class name")
+    assert_verdict(verdict(LESSON, 1, "Shirt", cm.T), INCORRECT, "not the recalls")
+    assert_verdict(verdict(LESSON, 1, "shirt", cm), CORRECT, "vertical bars", "step 215")
+    assert_verdict(verdict(LESSON, 1, 6, cm.numpy()), CORRECT, "Shirt's")
     # the kept verdict is what a check without the answer reports
-    assert_verdict(verdict(LESSON, 1), CORRECT, "10 vertical bars")
+    assert_verdict(verdict(LESSON, 1), CORRECT, "vertical bars")
+
+
+def test_ex1_the_learners_own_network(attempt_root):
+    """Another network's lowest class is the right answer for it: nothing fixed on Shirt."""
+    recall = list(RECALL)
+    recall[8], recall[6] = 0.70, 0.80  # Bag lowest
+    log_figure("ex1_mine", "per_class_recall", bar_chart(recall))
+    assert_verdict(verdict(LESSON, 1, "Shirt", matrix(recall)), INCORRECT, "is Bag's")
+    assert_verdict(verdict(LESSON, 1, "Bag", matrix(recall)), CORRECT, "lowest is Bag's")
 
 
 def test_ex1_other_charts(attempt_root):
@@ -67,53 +95,67 @@ def test_ex1_other_charts(attempt_root):
     ax.set_xticks(range(10), [data.CLASSES[i] for i in order], rotation=90)
     fig.tight_layout()
     log_figure("ex1_sorted", "per_class_recall", fig)
-    assert_verdict(verdict(LESSON, 1, "Shirt"), CORRECT, "10 vertical bars")
+    assert_verdict(verdict(LESSON, 1, "Shirt", matrix()), CORRECT, "vertical bars")
     logs.writer(LESSON, "ex1_sorted").close()  # that run afresh, without the tag
     log_figure("ex1_horizontal", "per_class_recall", bar_chart(horizontal=True))
-    assert_verdict(verdict(LESSON, 1, "Shirt"), CORRECT, "10 horizontal bars")
+    assert_verdict(verdict(LESSON, 1, "Shirt", matrix()), CORRECT, "horizontal bars")
 
 
-def mistakes_figure(right=0):
-    """A predictions figure of 8 validation images an untrained network gets wrong; the labels
-    of the first ``right`` of them are replaced by its predictions (titled green)."""
+@pytest.fixture(scope="module")
+def untrained():
+    """An untrained network's probabilities on the validation split, and its mistakes sorted
+    by confidence, highest first."""
     torch.manual_seed(0)
     net = models.FastNet(width=4)
-    images, labels = data.tensors(train=False)
-    images, labels = images[:300], labels[:300]
-    predicted, _ = plots.predict(net, images)
-    wrong = (predicted != labels).nonzero().squeeze(1)[:8]
-    labels = labels[wrong].clone()
-    labels[:right] = predicted[wrong][:right]
-    return plots.predictions_figure(net, images[wrong], labels)
+    val = data.load_splits()[1]
+    probs = models.predict_probs(net, val.images)
+    confidence, predicted = probs.max(dim=1)
+    wrong = (predicted != val.labels).nonzero().squeeze(1)
+    wrong = wrong[confidence[wrong].argsort(descending=True)]
+    return net, val, probs, wrong
 
 
-def test_ex2(attempt_root):
-    assert_verdict(verdict(LESSON, 2), NOT_ATTEMPTED, "05_figures/ex2_*")
-    log_figure("ex2_mistakes", "mistaken", mistakes_figure())  # another tag
-    assert_verdict(verdict(LESSON, 2), INCORRECT, "'mistakes'", "mistaken")
-    log_figure("ex2_mistakes", "mistakes", mistakes_figure(right=3))
-    assert_verdict(verdict(LESSON, 2), INCORRECT, "3 title(s) in green")
-    log_figure("ex2_mistakes", "mistakes", mistakes_figure())
-    assert_verdict(verdict(LESSON, 2), CORRECT, "8 images, all titled in red")
+def mistakes_figure(untrained, picked, right=0):
+    """The predictions figure of validation images ``picked``; the labels of the first
+    ``right`` of them replaced by the predictions (titled green)."""
+    net, val, probs, _ = untrained
+    labels = val.labels[picked].clone()
+    labels[:right] = probs[picked].argmax(dim=1)[:right]
+    return plots.predictions_figure(net, val.images[picked], labels)
 
 
-def test_ex2_counts_and_writers(attempt_root):
+def test_ex2(attempt_root, untrained):
+    _, val, probs, wrong = untrained
+    worst, mild = wrong[:8], wrong[-8:]
+    assert_verdict(verdict(LESSON, 2), NOT_ATTEMPTED, "checked from your answer")
+    assert_verdict(verdict(LESSON, 2, probs, worst), NOT_ATTEMPTED, "05_figures/ex2_*")
+    log_figure("ex2_mistakes", "mistaken", mistakes_figure(untrained, worst))  # another tag
+    assert_verdict(verdict(LESSON, 2, probs, worst), INCORRECT, "'mistakes'", "mistaken")
+    log_figure("ex2_mistakes", "mistakes", mistakes_figure(untrained, worst, right=3))
+    assert_verdict(verdict(LESSON, 2, probs, worst), INCORRECT, "3 title(s) in green")
+    log_figure("ex2_mistakes", "mistakes", mistakes_figure(untrained, mild))
+    assert_verdict(verdict(LESSON, 2, probs, mild), INCORRECT, "not the most confident ones")
+    right = (probs.argmax(dim=1) == val.labels).nonzero().squeeze(1)[:1]
+    assert_verdict(
+        verdict(LESSON, 2, probs, torch.cat([worst[:7], right])), INCORRECT, "predicted right"
+    )
+    assert_verdict(verdict(LESSON, 2, probs[:100], worst), INCORRECT, "5000 x 10")
+    log_figure("ex2_mistakes", "mistakes", mistakes_figure(untrained, worst))
+    assert_verdict(verdict(LESSON, 2, probs, worst), CORRECT, "8 images, all titled in red")
+
+
+def test_ex2_counts_and_writers(attempt_root, untrained):
     from tensorboardX import SummaryWriter as TensorboardXWriter
 
-    torch.manual_seed(0)
-    net = models.FastNet(width=4)
-    images, labels = data.tensors(train=False)
-    predicted, _ = plots.predict(net, images[:100])
-    wrong = (predicted != labels[:100]).nonzero().squeeze(1)[:5]
-    five = plots.predictions_figure(net, images[wrong], labels[wrong])
+    net, val, probs, wrong = untrained
+    five = plots.predictions_figure(net, val.images[wrong[:5]], val.labels[wrong[:5]])
     log_figure("ex2_five", "mistakes", five, writer_cls=TensorboardXWriter)
-    assert_verdict(verdict(LESSON, 2), INCORRECT, "has 5 red titles")
+    assert_verdict(verdict(LESSON, 2, probs, wrong[:8]), INCORRECT, "has 5 red titles")
     # the Pillow picture of the same kind of images is fine too
-    wrong = (predicted != labels[:100]).nonzero().squeeze(1)[:8]
-    picture = plots.predictions_image(net, images[wrong], labels[wrong])
+    picture = plots.predictions_image(net, val.images[wrong[:8]], val.labels[wrong[:8]])
     with logs.writer(LESSON, "ex2_five") as writer:
         writer.add_image("mistakes", picture, 100, dataformats="HWC")
-    assert_verdict(verdict(LESSON, 2), CORRECT, "step 100")
+    assert_verdict(verdict(LESSON, 2, probs, wrong[:8]), CORRECT, "step 100")
 
 
 def three_figures(sizes=((2, 2.2), (2, 2.2), (2, 2.2))):

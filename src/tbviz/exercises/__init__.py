@@ -229,7 +229,8 @@ class Exercise:
         if self.answer and not answer and not named:
             kept = attempt.record()
             if kept and kept.get("verdict") in VERDICTS:
-                return Result(self.label, kept["verdict"], kept.get("message", ""))
+                message = f"(kept from your last check) {kept.get('message', '')}"
+                return Result(self.label, kept["verdict"], message)
             return Result(
                 self.label,
                 NOT_ATTEMPTED,

@@ -195,25 +195,59 @@ def _class_name(answer: Any) -> str:
 # ------------------------------------------------------------------------------ the checkers
 
 
+def _matrix(cm: Any) -> np.ndarray:
+    """The learner's confusion matrix as a 10 x 10 float array (rows: true classes)."""
+    try:
+        matrix = np.asarray(cm.cpu() if hasattr(cm, "cpu") else cm, dtype=float)
+    except (TypeError, ValueError):
+        raise Incorrect(
+            f"pass the confusion matrix as the second argument, e.g. ex1.check('Dress', cm); "
+            f"got {type(cm).__name__}"
+        ) from None
+    n = len(CLASSES)
+    expect(
+        matrix.shape == (n, n) and np.isfinite(matrix).all() and (matrix >= 0).all(),
+        f"the confusion matrix should be {n} x {n} counts (plots.confusion_matrix); got shape "
+        f"{matrix.shape}",
+    )
+    expect((matrix.sum(axis=1) > 0).all(), "every row of the confusion matrix should count images")
+    return matrix
+
+
+def _same_shape(lengths: list[int], values: np.ndarray) -> bool:
+    """Do bars of these pixel lengths draw these values (in any order), up to the scale?"""
+    drawn = np.sort(np.asarray(lengths, dtype=float))
+    wanted = np.sort(values)
+    if drawn[-1] <= 0 or wanted[-1] <= 0:
+        return False
+    return bool(np.abs(drawn / drawn[-1] - wanted / wanted[-1]).max() <= 0.03)
+
+
 @exercise(
     LESSON,
     1,
     "a bar chart of the recall of each class",
     hints=(
-        "Recall of class i: the diagonal cell cm[i, i] divided by the row total cm[i].sum(), the "
-        "number of validation images of class i. cm.diag() / cm.sum(dim=1) gives all ten.",
-        "fig, ax = plt.subplots(); ax.bar(data.CLASSES, recall.numpy()); then "
-        'writer.add_figure("per_class_recall", fig, step) in a run named ex1_<something>.',
-        "Section 5 of the lesson printed the same recalls: the lowest bar is the class with the "
-        "smallest of them. Pass its name to the check: ex1.check('<class name>').",
+        "Recall of a class: of the validation images that truly are that class, the share the "
+        "network found. Which total of the confusion matrix counts them, a row or a column?",
+        "recall = cm.diag() / cm.sum(dim=1); fig, ax = plt.subplots(); ax.bar(data.CLASSES, "
+        'recall.numpy()); writer.add_figure("per_class_recall", fig, step) in a run named '
+        "ex1_<something>.",
+        "The lowest bar is the class with the smallest recall: pass its name and the matrix, "
+        "ex1.check('<class name>', cm).",
     ),
     solution="recall = cm.diag() / cm.sum(dim=1), ax.bar(data.CLASSES, recall), add_figure "
     "under per_class_recall; Shirt is the lowest bar, its misses going to T-shirt/top, Pullover "
     "and Coat.",
-    answer="ex1.check(lowest), the name of the class whose bar is the lowest, e.g. "
-    "ex1.check('Dress')",
+    answer="ex1.check(lowest, cm), the name of the class whose bar is the lowest and the "
+    "confusion matrix the bars come from, e.g. ex1.check('Dress', cm)",
 )
-def per_class_recall(attempt: Attempt, lowest: Any) -> str:
+def per_class_recall(attempt: Attempt, lowest: Any, cm: Any) -> str:
+    name = _class_name(lowest)
+    matrix = _matrix(cm)
+    recall = np.diag(matrix) / matrix.sum(axis=1)
+    columns = matrix.sum(axis=0)
+    precision = np.diag(matrix) / np.where(columns > 0, columns, 1)
     run, step, rgb = _last_image(attempt, "per_class_recall")
     expect(
         not _blank(rgb),
@@ -222,25 +256,31 @@ def per_class_recall(attempt: Attempt, lowest: Any) -> str:
     )
     found = _bars(rgb)
     count = len(found[1]) if found else 0
+    zero = " (a class whose recall is 0 draws no bar: train longer)" if recall.min() == 0 else ""
     expect(
         count == len(CLASSES),
         f"the per_class_recall image (step {step}) shows {count or 'no'} filled bars on a common "
-        f"baseline; one bar per class ({len(CLASSES)}) expected. Draw it with ax.bar (or "
+        f"baseline; one bar per class ({len(CLASSES)}) expected{zero}. Draw it with ax.bar (or "
         "ax.barh), one bar per class, on a light background",
     )
     orientation, lengths = found
-    name = _class_name(lowest)
+    if not _same_shape(lengths, recall):
+        because = (
+            "they are its precision, the diagonal divided by each COLUMN total; recall divides by "
+            "each ROW total (the images of the true class)"
+            if _same_shape(lengths, precision)
+            else "draw recall = cm.diag() / cm.sum(dim=1) from this matrix"
+        )
+        raise Incorrect(f"the bars are not the recalls of this confusion matrix: {because}")
+    truly = CLASSES[int(recall.argmin())]
     expect(
-        name == "Shirt",
-        f"you answered {name}, but for the lesson's network the lowest recall is Shirt's (about "
-        "77% in section 5; the shirts it misses go to T-shirt/top, Pullover and Coat). Recall is "
-        "the diagonal divided by each ROW total (the images of the true class), not the column "
-        "total",
+        name == truly,
+        f"you answered {name} ({recall[CLASSES.index(name)]:.1%}), but the lowest recall of this "
+        f"matrix is {truly}'s ({recall.min():.1%})",
     )
     return (
-        f"the per_class_recall image of run {attempt.name(run)} (step {step}) is a chart of "
-        f"{len(lengths)} {orientation} bars, the shortest {min(lengths) / max(lengths):.0%} of "
-        f"the longest; the lowest bar is Shirt's, the hardest class."
+        f"the per_class_recall image of run {attempt.name(run)} (step {step}) draws the ten "
+        f"recalls as {orientation} bars; the lowest is {truly}'s, {recall.min():.1%}."
     )
 
 
@@ -255,12 +295,50 @@ def per_class_recall(attempt: Attempt, lowest: Any) -> str:
         "descending order and keep the first 8 indices into wrong.",
         "plots.predictions_figure(net, images[worst], labels[worst]) titles a mistake in red: "
         'all 8 titles should be red. Log it with add_figure("mistakes", fig, step) in a run '
-        "named ex2_<something>.",
+        "named ex2_<something>, then ex2.check(probs, worst).",
     ),
     solution="wrong = (predicted != labels).nonzero(); the 8 with the highest confidence, drawn "
     "with plots.predictions_figure; most of them are called Dress, high sneakers Ankle boot.",
+    answer="ex2.check(probs, worst), the softmax probabilities of the validation images "
+    "(5000 x 10) and the indices of the 8 images you logged",
 )
-def confident_mistakes(attempt: Attempt) -> str:
+def confident_mistakes(attempt: Attempt, probs: Any, worst: Any) -> str:
+    from tbviz import data
+
+    labels = data.load_splits()[1].labels.numpy()
+    try:
+        scores = np.asarray(probs.detach().cpu() if hasattr(probs, "detach") else probs, float)
+        picked = np.asarray(worst.cpu() if hasattr(worst, "cpu") else worst).astype(int).ravel()
+    except (TypeError, ValueError):
+        raise Incorrect(
+            "pass the validation probabilities and the indices you logged: ex2.check(probs, worst)"
+        ) from None
+    expect(
+        scores.shape == (len(labels), len(CLASSES)),
+        f"probs should be the softmax probabilities of the {len(labels)} validation images, "
+        f"{len(labels)} x {len(CLASSES)}; got shape {scores.shape}",
+    )
+    expect(
+        len(picked) == 8 and len(set(picked.tolist())) == 8,
+        f"worst should be 8 different indices; got {len(picked)} ({len(set(picked.tolist()))} "
+        "different)",
+    )
+    expect(
+        ((picked >= 0) & (picked < len(labels))).all(),
+        "worst holds indices outside the validation split",
+    )
+    predicted, confidence = scores.argmax(axis=1), scores.max(axis=1)
+    right = [int(i) for i in picked if predicted[i] == labels[i]]
+    expect(not right, f"images {right} are predicted right: keep only the mistakes")
+    mistakes = np.flatnonzero(predicted != labels)
+    others = np.setdiff1d(mistakes, picked)
+    surer = others[confidence[others] > confidence[picked].min() + 1e-6]
+    expect(
+        not len(surer),
+        f"these are mistakes, but not the most confident ones: {len(surer)} other mistakes are "
+        f"surer than your least sure pick ({confidence[picked].min():.1%}). Sort the mistakes "
+        "by confidence, highest first, and keep the first 8",
+    )
     run, step, rgb = _last_image(attempt, "mistakes")
     expect(
         not _blank(rgb),
@@ -281,9 +359,12 @@ def confident_mistakes(attempt: Attempt) -> str:
         "plots.predictions_figure, which colour the title red when the prediction is wrong)",
     )
     height, width, _ = rgb.shape
+    called = sorted({CLASSES[predicted[i]] for i in picked})
     return (
-        f"the mistakes image of run {attempt.name(run)} (step {step}, {width} x {height}) shows "
-        "8 images, all titled in red: every one is a mistake of the network."
+        f"your 8 picks are the network's most confident mistakes ({confidence[picked].min():.0%}"
+        f" to {confidence[picked].max():.0%} sure, called {', '.join(called)}), and the mistakes "
+        f"image of run {attempt.name(run)} (step {step}, {width} x {height}) shows 8 images, all "
+        "titled in red."
     )
 
 
