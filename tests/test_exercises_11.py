@@ -90,6 +90,61 @@ def test_ex1_other_tag_names_and_add_scalars(attempt_root):
     assert_verdict(verdict(LESSON, 1), INCORRECT, "NaN")
 
 
+def test_ex1_underscore_rank_names(attempt_root):
+    """Words followed by "_" (per_sec_rank_0) are words: names from the review pass."""
+    steps = (10, 20, 30)
+    for name, (throughput, wait) in {
+        "ex1_even": ((7000.0, 7001.0), (0.1, 0.1)),
+        "ex1_slow": ((1030.0, 1031.0), (0.1, 50.0)),
+    }.items():
+        write_scalars(
+            attempt_root / LESSON / name,
+            {f"imgs_per_sec_rank_{r}": [(s, throughput[r]) for s in steps] for r in range(2)}
+            | {f"batch_wait_ms_rank_{r}": [(s, wait[r]) for s in steps] for r in range(2)},
+        )
+    assert_verdict(verdict(LESSON, 1), CORRECT, "(imgs_per_sec_*)", "points at rank 1")
+    shutil.rmtree(attempt_root / LESSON / "ex1_slow")
+    write_scalars(
+        attempt_root / LESSON / "ex1_slow",
+        {f"images_per_second_rank{r}": [(s, 1030.0) for s in steps] for r in range(2)}
+        | {f"data_ms_rank{r}": [(s, 0.1 + 50 * r) for s in steps] for r in range(2)},
+    )
+    assert_verdict(verdict(LESSON, 1), CORRECT, "(images_per_second_*)")
+
+
+def test_ex1_unrecognised_rank_names(attempt_root):
+    """Per-rank scalars whose role the names do not tell: the message lists them and says how
+    to name them."""
+    steps = (10, 20, 30)
+    for name in ("ex1_even", "ex1_slow"):
+        write_scalars(
+            attempt_root / LESSON / name,
+            {f"{key}/rank{r}": [(s, 1.0) for s in steps] for key in ("a", "b") for r in range(2)},
+        )
+    assert_verdict(
+        verdict(LESSON, 1),
+        INCORRECT,
+        "ex1_even: a/rank<r> (not recognised)",
+        "throughput/rank<r>",
+        "data_ms/rank<r>",
+    )
+    shutil.rmtree(attempt_root / LESSON / "ex1_slow")
+    straggler_run(attempt_root, "ex1_even", {0: 7043, 1: 7017}, {0: 0.1, 1: 0.1})
+    write_scalars(
+        attempt_root / LESSON / "ex1_slow",
+        {f"imgs/rank{r}": [(s, 1030.0) for s in steps] for r in range(2)}
+        | {f"data_ms/rank{r}": [(s, 0.1 + 50 * r) for s in steps] for r in range(2)},
+    )
+    assert_verdict(
+        verdict(LESSON, 1),
+        INCORRECT,
+        "only one run",
+        "ex1_slow: data_ms/rank<r> (data time)",
+        "ex1_slow: imgs/rank<r> (not recognised)",
+        "throughput/rank<r>",
+    )
+
+
 def test_ex1_unrelated_scalars(attempt_root):
     write_scalars(attempt_root / LESSON / "ex1_try", {"batch/loss": [(10, 1.0)]})
     assert_verdict(verdict(LESSON, 1), INCORRECT, "throughput/rank0", "batch/loss")

@@ -16,8 +16,17 @@ VAL_SIZE = 5000
 MIN_TIMEOUT = 10  # seconds: a shorter timeout cannot tell a hang from torchrun's slow start
 
 _RANK = re.compile(r"rank[ _-]?(\d+)", re.IGNORECASE)
-_THROUGHPUT = re.compile(r"throughput|per_?s(ec(ond)?)?\b|/s\b|ips\b|speed", re.IGNORECASE)
-_DATA_TIME = re.compile(r"data|load|fetch|wait|input|get|batch|time|ms\b", re.IGNORECASE)
+# Family names (a tag with its rank taken out, e.g. "imgs_per_sec_*"): words end at anything
+# but a letter or digit ("_" included, which \b would not take for an end).
+_END, _START = r"(?![a-z0-9])", r"(?<![a-z0-9])"
+_THROUGHPUT = re.compile(
+    rf"throughput|per_?s(ec(ond)?)?{_END}|/s{_END}|{_START}[if]ps{_END}|speed", re.IGNORECASE
+)
+_DATA_TIME = re.compile(rf"data|load|fetch|wait|input|get|batch|time|ms{_END}", re.IGNORECASE)
+_NAMING = (
+    "name them so that their role shows, e.g. throughput/rank<r> (images per second) and "
+    "data_ms/rank<r> (milliseconds spent getting the batch)"
+)
 
 
 def _steps_per_epoch(world_size: int) -> int:
@@ -97,7 +106,7 @@ def _medians(attempt: Attempt, top: str, family: str, ranks: dict) -> dict[int, 
 def straggler(attempt: Attempt) -> str:
     runs = attempt.need_runs("one run with a slow rank and one without, e.g. ex1_rank1_slow")
     tops = sorted({attempt.name(run).split("/")[0] for run in runs})
-    measured = {}
+    measured, unrecognised = {}, []
     for top in tops:
         families = _by_rank(attempt, top)
         throughput = _family(families, _THROUGHPUT)
@@ -107,8 +116,25 @@ def straggler(attempt: Attempt) -> str:
                 (throughput, _medians(attempt, top, throughput, families[throughput])),
                 (data_time, _medians(attempt, top, data_time, families[data_time])),
             )
+        else:
+            roles = {throughput: "throughput", data_time: "data time"}
+            unrecognised += [
+                f"{top}: {family.replace('*', 'rank<r>')} ({roles.get(family, 'not recognised')})"
+                for family in sorted(families)
+            ]
+    unclear = (
+        f"; per-rank scalars found: {unrecognised[:6]}. The check tells throughput from data "
+        f"time by their names: {_NAMING}"
+        if unrecognised
+        else ""
+    )
     if not measured:
         seen = sorted({tag for run in runs for tag in _tags_of(run)})
+        if unrecognised:
+            raise Incorrect(
+                f"no run {attempt.where()} has both a per-rank throughput and a per-rank data "
+                f"time that the check recognises{unclear}"
+            )
         raise Incorrect(
             f"no run {attempt.where()} has per-rank throughput and data time, e.g. "
             f"throughput/rank0, throughput/rank1, data_ms/rank0, data_ms/rank1 (found: "
@@ -117,7 +143,8 @@ def straggler(attempt: Attempt) -> str:
     expect(
         len(measured) >= 2,
         f"only one run with per-rank throughput and data time ({next(iter(measured))}): "
-        "launch the same script twice, once with rank 1 sleeping 50 ms per step and once without",
+        "launch the same script twice, once with rank 1 sleeping 50 ms per step and once without"
+        f"{unclear}",
     )
 
     def mean_throughput(top: str) -> float:
