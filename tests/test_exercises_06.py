@@ -6,6 +6,7 @@ gives; an untrained network's real features serve as the typical wrong ones."""
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 
 import pytest
@@ -13,7 +14,7 @@ import torch
 from exercise_helpers import assert_verdict, verdict
 from torch.utils.tensorboard import SummaryWriter
 
-from tbviz import data, logs, models
+from tbviz import data, exercises, logs, models
 from tbviz.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED
 
 LESSON = "06_embeddings"
@@ -60,7 +61,7 @@ def test_ex1(attempt_root, test_images):
     assert_verdict(verdict(LESSON, 1), NOT_ATTEMPTED, "06_embeddings/ex1_*")
     with logs.writer(LESSON, "ex1_kinds") as writer:
         writer.add_scalar("not/an/embedding", 1.0, 0)
-    assert_verdict(verdict(LESSON, 1), INCORRECT, "hold no embedding")
+    assert_verdict(verdict(LESSON, 1), INCORRECT, "holds no embedding")
     with logs.writer(LESSON, "ex1_kinds") as writer:  # the lists, without a header
         writer.add_embedding(features, metadata=rows, tag="learned")
     assert_verdict(verdict(LESSON, 1), INCORRECT, "one column", "metadata_header")
@@ -113,6 +114,70 @@ def test_ex1_tensorboardx_and_fewer_points(attempt_root, test_images):
     assert_verdict(verdict(LESSON, 1), CORRECT, "ex1_x/learned")
 
 
+def log_ex1(run, features, labels, writer_cls=SummaryWriter):
+    rows = [[name, KIND.get(name, "other")] for name in names(labels)]
+    with logs.writer(LESSON, run, writer_cls=writer_cls) as writer:
+        logs.add_embedding(
+            writer, features, metadata=rows, metadata_header=["class", "kind"], tag="learned"
+        )
+
+
+def written_at(attempt_root, run, seconds):
+    """Set the time the run's event files were written, in seconds after the epoch."""
+    for file in (attempt_root / LESSON / run).glob("events.out.tfevents.*"):
+        os.utime(file, (seconds, seconds))
+
+
+def test_ex1_untrained_features(attempt_root, test_images):
+    # an untrained network's features already group the shoes and the tops by their pixels;
+    # their 5-NN accuracy (about 65%) is what tells them from a trained network's
+    images, labels = test_images[0][:300], test_images[1][:300]
+    log_ex1("ex1_untrained", untrained(images), labels)
+    assert_verdict(
+        verdict(LESSON, 1), INCORRECT, "5-NN accuracy", "are these the features of the trained"
+    )
+
+
+def test_ex1_more_points_and_nan(attempt_root, test_images):
+    labels = test_images[1][:400]
+    features = learned(labels)
+    log_ex1("ex1_more", features, labels)
+    assert_verdict(verdict(LESSON, 1), CORRECT, "400 points of 128 features")
+    features[7, 3] = float("nan")
+    log_ex1("ex1_more", features, labels)
+    assert_verdict(verdict(LESSON, 1), INCORRECT, "1 of its 400 points holds NaN")
+    features[8, 3] = float("nan")
+    log_ex1("ex1_more", features, labels)
+    assert_verdict(verdict(LESSON, 1), INCORRECT, "2 of its 400 points hold NaN")
+
+
+def test_ex1_a_failed_run_beside_a_correct_one(attempt_root, test_images):
+    images, labels = test_images[0][:300], test_images[1][:300]
+    log_ex1("ex1_try1", untrained(images), labels)  # judged first by name: it must not hide try2
+    log_ex1("ex1_try2", learned(labels), labels)
+    assert_verdict(verdict(LESSON, 1), CORRECT, "ex1_try2/learned", "ex1_try2 passes")
+    # both wrong: the newest run's failure, named
+    log_ex1("ex1_try2", images.reshape(300, -1), labels)
+    written_at(attempt_root, "ex1_try1", 1_000_000)
+    written_at(attempt_root, "ex1_try2", 2_000_000)
+    assert_verdict(verdict(LESSON, 1), INCORRECT, "the newest, ex1_try2", "the pixels")
+    written_at(attempt_root, "ex1_try1", 3_000_000)
+    assert_verdict(verdict(LESSON, 1), INCORRECT, "the newest, ex1_try1", "trained network")
+
+
+def test_ex2_a_failed_run_beside_a_correct_one(attempt_root, test_images):
+    images, labels = test_images
+    pixels = images.reshape(len(images), -1)
+    for run, features in (("ex2_trained", learned(labels)), ("ex2_untrained", untrained(images))):
+        with logs.writer(LESSON, run) as writer:
+            logs.add_embedding(writer, pixels, metadata=names(labels), tag="pixels")
+            logs.add_embedding(writer, features, metadata=names(labels), tag="learned")
+    # ex2_untrained, last by name, must not hide ex2_trained
+    assert_verdict(verdict(LESSON, 2), CORRECT, "run ex2_trained lists", "ex2_trained passes")
+    (attempt_root / LESSON / "ex2_trained").rename(attempt_root / LESSON / "trained")
+    assert_verdict(verdict(LESSON, 2), INCORRECT, "TRAINED network")
+
+
 def test_ex2(attempt_root, test_images):
     images, labels = test_images
     pixels, features = images.reshape(len(images), -1), learned(labels)
@@ -160,6 +225,17 @@ def pair_counts(labels, features):
     )
 
 
+def test_ex3_solution_keeps_the_answer(capsys):
+    ex3 = exercises.for_lesson(LESSON)[2]
+    ex3.solution()
+    for hint in range(1, len(ex3.hints) + 1):
+        ex3.hint(hint)
+    said = capsys.readouterr().out + ex3.answer
+    assert "solutions/06_embeddings_solutions.ipynb" in said
+    for name in ("T-shirt/top", "Shirt", "Pullover", "Coat"):
+        assert name not in said, name
+
+
 def test_ex3(attempt_root, test_images):
     labels = test_images[1][:1000]
     features = learned(labels)
@@ -179,7 +255,14 @@ def test_ex3(attempt_root, test_images):
         ordered[(a, b)] += n // 2
         ordered[(b, a)] += n - n // 2
     assert_verdict(verdict(LESSON, 3, ordered), CORRECT)
-    assert_verdict(verdict(LESSON, 3, [("Coat", "Pullover")]), INCORRECT, "your first pair is")
+    wrong_first = verdict(LESSON, 3, [("Coat", "Pullover")])
+    assert_verdict(wrong_first, INCORRECT, "your first pair is", "another pair more often")
+    assert "T-shirt/top" not in wrong_first.message  # the answer is not given away
+    # the right first pair with a count far from the checker's: the top count is checked
+    (top, best), *rest = pairs.most_common()
+    assert_verdict(verdict(LESSON, 3, [(top, best * 2), *rest]), INCORRECT, f"give {best}")
+    assert_verdict(verdict(LESSON, 3, {top: 1000}), INCORRECT, "counted it 1000 times")
+    assert_verdict(verdict(LESSON, 3, [(top, round(best * 1.08)), *rest]), CORRECT)
     assert_verdict(verdict(LESSON, 3, {("Shirt", "Shirt"): 9}), INCORRECT, "different classes")
     assert_verdict(verdict(LESSON, 3, "Shirt"), INCORRECT, "got 'Shirt'")
     assert_verdict(verdict(LESSON, 3, [("Shirt", "Tshirt")]), INCORRECT, "not a pair of class")
