@@ -78,6 +78,29 @@ def test_ex1_other_layouts(attempt_root, test_set):
     assert_verdict(verdict(LESSON, 1), INCORRECT, "2 image tags", "one tag")
 
 
+def test_ex1_other_images_beside_the_grid(attempt_root, test_set):
+    """A harmless extra image tag, in another run or in the same one, does not hide the grid."""
+    log_filters("ex1_conv1", test_set)
+    with logs.writer(LESSON, "ex1_conv1_extra") as writer:
+        writer.add_images("samples", data.unnormalize(test_set[0][:8]), 0)
+    assert_verdict(verdict(LESSON, 1), CORRECT, "run ex1_conv1 logs conv1/filters", "16 tiles")
+    log_filters("ex1_conv1", test_set)
+    with logs.writer(LESSON, "ex1_conv1_extra") as writer:  # samples, predictions after training
+        writer.add_images("samples", data.unnormalize(test_set[0][:16]), 0)
+        writer.add_images("predictions", data.unnormalize(test_set[0][:16]), 5)
+    assert_verdict(verdict(LESSON, 1), CORRECT, "run ex1_conv1 logs conv1/filters")
+
+    def with_samples(writer, tag, images, step):  # an extra tag in the same run
+        logs.add_image_grid(writer, tag, images, step)
+        writer.add_images("samples", data.unnormalize(test_set[0][:4]), step)
+
+    logs.writer(LESSON, "ex1_conv1_extra").close()
+    log_filters("ex1_conv1", test_set, grid=with_samples)
+    assert_verdict(verdict(LESSON, 1), CORRECT, "run ex1_conv1 logs conv1/filters")
+    log_filters("ex1_conv1", test_set, grid=with_samples, steps=("end",))  # none at step 0
+    assert_verdict(verdict(LESSON, 1), INCORRECT, "2 image tags", "none a grid of 16 tiles")
+
+
 def log_classes(run, test_set, *, tag=lambda name: f"class/{name.replace('/', '_')}", shift=0):
     images, labels = test_set
     with logs.writer(LESSON, run) as writer:
@@ -100,6 +123,15 @@ def test_ex2(attempt_root, test_set):
     assert_verdict(verdict(LESSON, 2), INCORRECT, "no image tag for ['T-shirt/top']")
     log_classes("ex2_classes", test_set)
     assert_verdict(verdict(LESSON, 2), CORRECT, "10 of them found", "'class/T-shirt_top'")
+
+
+def test_ex2_card_titled_top(attempt_root, test_set):
+    """class/top names T-shirt/top by its last word only: the card would read 'top'."""
+    log_classes("ex2_classes", test_set, tag=lambda name: f"class/{name.split('/')[-1]}")
+    result = verdict(LESSON, 2)
+    assert_verdict(result, INCORRECT, "the card reads 'top', which does not say T-shirt")
+    log_classes("ex2_classes", test_set, tag=lambda name: f"{name.replace('/', '_')}/image")
+    assert_verdict(verdict(LESSON, 2), INCORRECT, "titles its card 'image'", "T-shirt")
 
 
 MILD = v2.Compose([v2.RandomRotation(10), v2.RandomResizedCrop(28, scale=(0.85, 1.0))])
@@ -139,6 +171,16 @@ def test_ex3(attempt_root, test_set):
     log_views("ex3_strong", STRONG, test_set, original=False, grid=False)
     log_views("ex3_mild", MILD, test_set, original=False, grid=False)
     assert_verdict(verdict(LESSON, 3), CORRECT, "between every two views")
+
+
+def test_ex3_one_run_both_mild_and_strong(attempt_root, test_set):
+    log_views("ex3_mild_vs_strong", STRONG, test_set)
+    assert_verdict(
+        verdict(LESSON, 3),
+        INCORRECT,
+        "one run has both 'mild' and 'strong' in its name (ex3_mild_vs_strong)",
+        "ex3_mild and ex3_strong",
+    )
 
 
 def test_odd_runs(attempt_root, test_set):

@@ -237,10 +237,11 @@ def flush_secs(attempt: Attempt, seen: Any = None) -> str:
     3,
     "predict the steps train.fit logs at",
     hints=(
-        "Every tag's step is the number of batches seen: 10,000 images in batches of 256 make "
-        "ceil(10000 / 256) = 40 steps per epoch, so an epoch's values sit at 40 and 80.",
+        "A step counts batches seen. How many batches of 256 make 10,000 images?",
         "train.fit(net, train_split, val_split, train.Config(epochs=2, train_size=10_000, "
         "log_every=25, width=8), writer=...) in a run named ex3_<something>.",
+        "10,000 images in batches of 256 make ceil(10000 / 256) = 40 steps per epoch, so "
+        "Loss/val sits at 40 and 80, and batch/loss, every 25 batches, at 25, 50 and 75.",
     ),
     solution="Two epochs of 40 steps (10,000 images, batches of 256): Loss/val at steps 40 "
     "and 80, batch/loss every 25 batches, at 25, 50 and 75.",

@@ -67,14 +67,21 @@ def _module_names(nodes: list[tuple[str, str]]) -> set[str]:
 def named_blocks(attempt: Attempt) -> str:
     run = _graph_run(attempt)
     nodes = _nodes(run)
-    positional = list(dict.fromkeys(m for name, _ in nodes for m in _POSITIONAL.findall(name)))
+    convs = [name for name, op in nodes if op in _LAYERS["conv"]]
+    # The feature extractor: the scopes holding the convolutions, each conv's block (or, for a
+    # conv directly in a Sequential, that Sequential). The head may keep positional names.
+    scopes = {
+        "/".join(parts[: max(2, len(parts) - 1)])
+        for parts in (conv.split("/")[:-1] for conv in convs)
+    }
+    inside = [name for name, _ in nodes if any(name.startswith(s + "/") for s in scopes)]
+    positional = list(dict.fromkeys(m for name in inside for m in _POSITIONAL.findall(name)))
     expect(
         not positional,
-        f"the graph of {attempt.name(run)} still has modules named by position: "
-        f"{positional[:6]}. Build each nn.Sequential (the blocks and the layers inside them) "
-        "from an OrderedDict of (name, module) pairs",
+        f"the feature extractor in the graph of {attempt.name(run)} still has modules named by "
+        f"position: {positional[:6]}. Build each nn.Sequential of it (the blocks and the layers "
+        "inside them) from an OrderedDict of (name, module) pairs",
     )
-    convs = [name for name, op in nodes if op in _LAYERS["conv"]]
     expect(
         len(convs) >= 2,
         f"the graph has {len(convs)} convolution(s); a FastNet-like model has two blocks, each "
@@ -82,13 +89,13 @@ def named_blocks(attempt: Attempt) -> str:
     )
     blocks = []
     for conv in convs:
-        scopes = conv.split("/")[:-1]  # model / features / block / conv (the last is the node)
+        parts = conv.split("/")[:-1]  # model / features / block / conv (the last is the node)
         expect(
-            len(scopes) >= 4,
-            f"a convolution sits at {'/'.join(scopes)}: put each conv in a named block (block1, "
+            len(parts) >= 4,
+            f"a convolution sits at {'/'.join(parts)}: put each conv in a named block (block1, "
             "block2) inside the feature extractor (features = nn.Sequential(OrderedDict(...)))",
         )
-        block = "/".join(scopes[:-1])
+        block = "/".join(parts[:-1])
         if block not in blocks:
             blocks.append(block)
     expect(
@@ -104,10 +111,11 @@ def named_blocks(attempt: Attempt) -> str:
             "block is FastNet's conv, pool, norm (BatchNorm2d) and relu",
         )
     short = [re.sub(r"^\w+\[(\w+)\]$", r"\1", block.rsplit("/", 1)[-1]) for block in blocks]
+    names = [(name, op) for name, op in nodes if any(name.startswith(b + "/") for b in blocks)]
     return (
-        f"the graph of {attempt.name(run)} has no module named by position; its blocks "
-        f"{short} each hold conv, pool, norm and relu, and its module names are "
-        f"{', '.join(sorted(_module_names(nodes)))}."
+        f"the feature extractor in the graph of {attempt.name(run)} has no module named by "
+        f"position; its blocks {short} each hold conv, pool, norm and relu, named "
+        f"{', '.join(sorted(_module_names(names)))}."
     )
 
 

@@ -81,6 +81,27 @@ def _tiles(pixels: np.ndarray, count: int | None = None, side: int | None = None
     return None
 
 
+def _filter_grid(attempt: Attempt, run: Path, tag: str) -> list[np.ndarray] | None:
+    """The 16 tiles of a tag that could be the filters' grid: logged at step 0 and at least
+    once more, its last image cut into 16 tiles; None if it cannot be."""
+    try:
+        logged = _images(attempt, run, tag)
+    except Incorrect:
+        return None
+    if len(logged) < 2 or logged[0][0] != 0:
+        return None
+    return _tiles(logged[-1][1], count=16)
+
+
+def _blocky(tiles: list[np.ndarray]) -> bool:
+    """Whether every tile is a 3 x 3 picture enlarged by repeating its pixels, as filters are."""
+    side = tiles[0].shape[0]
+    if side % 3:
+        return False
+    k = side // 3
+    return all(np.array_equal(t, np.kron(t[::k, ::k], np.ones((k, k)))) for t in tiles)
+
+
 @exercise(
     LESSON,
     1,
@@ -106,12 +127,25 @@ def filters(attempt: Attempt) -> str:
         f"the runs {attempt.where()} have no images; log the filters with add_image (a grid) "
         "or add_images",
     )
-    expect(
-        len(candidates) == 1,
-        f"{len(candidates)} image tags in the runs {attempt.where()} "
-        f"({[f'{attempt.name(r)}:{t}' for r, t in candidates][:4]}); log the filters under one "
-        "tag, at two steps",
-    )
+    if len(candidates) > 1:  # other images are fine: pick the one grid of the filters
+        grids = {(run, tag): _filter_grid(attempt, run, tag) for run, tag in candidates}
+        fitting = [key for key, tiles in grids.items() if tiles is not None]
+        blocky = [key for key in fitting if _blocky(grids[key])]
+        if len(fitting) > 1 and len(blocky) == 1:  # the enlarged 3 x 3 filters among others
+            fitting = blocky
+        listed = [f"{attempt.name(r)}:{t}" for r, t in (fitting or candidates)][:4]
+        expect(
+            fitting,
+            f"{len(candidates)} image tags in the runs {attempt.where()} ({listed}), none a grid "
+            "of 16 tiles logged at step 0 and again later; log the filters under one tag, at "
+            "two steps",
+        )
+        expect(
+            len(fitting) == 1,
+            f"{len(fitting)} image tags in the runs {attempt.where()} ({listed}) each hold a "
+            "grid of 16 tiles at step 0 and later; log the filters under one tag",
+        )
+        candidates = fitting
     run, tag = candidates[0]
     logged = _images(attempt, run, tag)
     steps = [step for step, _ in logged]
@@ -174,7 +208,8 @@ def _norm(text: str) -> str:
 
 
 def _class_of(tag: str, classes: tuple[str, ...]) -> int | None:
-    """The class a tag names: the longest class name in it (so 'T-shirt' is not 'Shirt')."""
+    """The class a tag names: the longest class name in it (so 'T-shirt' is not 'Shirt'). A tag
+    ending in 'top' counts as T-shirt/top too, so that the check can say what its card reads."""
     norm = _norm(tag)
     if "tshirt" in norm or norm.endswith("top"):
         return 0 if classes[0] == "T-shirt/top" else None
@@ -250,6 +285,18 @@ def classes(attempt: Attempt) -> str:
         f"the tag {tshirt!r} keeps the slash of 'T-shirt/top': TensorBoard titles the card "
         "'top' (the part after the last slash). Replace the slash, e.g. name.replace('/', '_')",
     )
+    title = tshirt.split("/")[-1]  # what TensorBoard titles the card
+    if "tshirt" not in _norm(title):
+        reads = (
+            "the card reads 'top', which does not say T-shirt"
+            if _norm(title) == "top"
+            else f"TensorBoard titles its card {title!r} (the part after the last slash), "
+            "which does not say T-shirt"
+        )
+        raise Incorrect(
+            f"the tag {tshirt!r} stands for T-shirt/top, but {reads}: keep the whole class "
+            "name after the last slash, without its own slash, e.g. class/T-shirt_top"
+        )
     pictures = []
     for k in range(len(CLASSES)):
         tag = by_class[k][0]
@@ -324,6 +371,12 @@ def pipelines(attempt: Attempt) -> str:
     named = {
         kind: [r for r in runs if kind in attempt.name(r).lower()] for kind in ("mild", "strong")
     }
+    both = [attempt.name(r) for r in named["mild"] if r in named["strong"]]
+    expect(
+        not both,
+        f"one run has both 'mild' and 'strong' in its name ({both[0] if both else ''}); log two "
+        "runs, ex3_mild and ex3_strong",
+    )
     for kind, found in named.items():
         expect(
             len(found) == 1,
