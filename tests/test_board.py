@@ -84,7 +84,11 @@ def test_stale_record_of_a_killed_server_is_cleaned(tmp_path, started):
     assert board.stop(fresh)
 
 
-def test_stop_all_stops_only_the_course_servers(tmp_path, started):
+def test_stop_all_stops_only_the_course_servers(tmp_path, started, monkeypatch):
+    # A registry of this test's own: stop_all stops every course server of this user, and the
+    # other test worker's servers (another "session" of the same user) must not be in it.
+    monkeypatch.setenv("TBVIZ_SYSTEM_TMP", str(tmp_path / "system-tmp"))
+    (tmp_path / "system-tmp").mkdir()
     ours = board.start(tmp_path)
     started.append(ours.pid)
     port = board.free_port()
