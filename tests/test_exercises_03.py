@@ -171,3 +171,11 @@ def test_odd_runs(attempt_root):
                 )
                 writer.add_histogram(f"bn/features_net.{bn}.2.running_mean", torch.zeros(8), step)
     assert_verdict(verdict(LESSON, 1), CORRECT, "from a mean of 1.00 at step 0 to 0.30")
+
+
+def test_a_run_written_twice(attempt_root):
+    """Histograms share the framework's rule: each step once, or the run was written twice."""
+    learned = {0: (0.1, 0.13), 40: (0.3, 1.0), 80: (0.4, 1.0), 120: (0.5, 1.0)}
+    for _ in range(2):  # a plain SummaryWriter adds a second event file to the same run
+        log_confidence("ex3_twice", learned)
+    assert_verdict(verdict(LESSON, 3), INCORRECT, "some steps twice (2 event files)")

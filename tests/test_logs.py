@@ -58,6 +58,13 @@ def test_reset_lesson_keeps_exercise_attempts(root):
     logs.reset_lesson("02_scalars")
     left = sorted(p.name for p in (root / "02_scalars").iterdir())
     assert left == [".checks", "ex1", "ex12_b", "ex2_lr=0.5"]
+    assert logs.lesson_runs("02_scalars") == []  # the lesson's own runs: none left
+    with logs.writer("02_scalars", "demo") as writer:
+        writer.add_scalar("x", 1.0, 0)
+    with logs.writer_at(root / "02_scalars" / "ex3_search" / "trial") as writer:
+        writer.add_scalar("x", 1.0, 0)
+    assert logs.lesson_runs("02_scalars") == [root / "02_scalars" / "demo"]
+    assert logs.lesson_runs("04_images") == []  # no folder yet
     with logs.writer("02_scalars_solutions", "ex1") as writer:  # the course's own runs
         writer.add_scalar("x", 1.0, 0)
     logs.reset_lesson("02_scalars_solutions")

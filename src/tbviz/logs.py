@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tbviz import data, paths
+from tbviz import data, events, paths
 
 FLUSH_SECS = 2
 """How often writers made here flush to disk, in seconds."""
@@ -54,6 +54,16 @@ def run_dir(lesson: str, run: str) -> Path:
 
 EXERCISE_RUN = re.compile(r"^ex\d+($|_)")
 """Runs named ``exN`` or ``exN_...`` are a learner's exercise attempts (:mod:`tbviz.exercises`)."""
+
+
+def lesson_runs(lesson: str) -> list[Path]:
+    """The runs the lesson itself wrote: every run under ``<root>/<lesson>`` except your
+    exercise runs (``ex1_...``, and the runs below them). A lesson's own checks count these."""
+    folder = lesson_dir(lesson)
+    if not folder.is_dir():
+        return []
+    runs = events.run_dirs(folder)
+    return [r for r in runs if not EXERCISE_RUN.match((r.relative_to(folder).parts or ("",))[0])]
 
 
 def reset_lesson(lesson: str) -> Path:

@@ -168,18 +168,24 @@ def scalars(
     if tag not in held:
         raise Incorrect(f"run {name} has no scalar {tag!r}; it has {sorted(held) or 'none'}")
     points = events.scalars(run, tag)
-    steps = [step for step, _ in points]
-    if len(set(steps)) != len(steps):
-        files = len(events.event_files(run))
-        raise Incorrect(
-            f"{tag!r} in run {name} has some steps twice ({files} event files): the run was "
-            f"written more than once. Delete it, or write it with logs.writer, which starts afresh"
-        )
+    each_step_once([step for step, _ in points], repr(tag), run, name)
     if finite:
         bad = [step for step, value in points if not math.isfinite(value)]
         if bad:
             raise Incorrect(f"{tag!r} in run {name} is NaN or infinite at steps {bad[:5]}")
     return points
+
+
+def each_step_once(steps: list[int], what: str, run: Path, name: str | None = None) -> None:
+    """:class:`Incorrect` when ``what`` (a tag of any kind, e.g. "histogram 'x'") has a step
+    more than once in ``run``: the run was written twice, each time into a new event file."""
+    if len(set(steps)) != len(steps):
+        files = len(events.event_files(run))
+        raise Incorrect(
+            f"{what} in run {name or run.name} has some steps twice ({files} event files): the "
+            "run was written more than once. Delete it, or write it with logs.writer, which "
+            "starts afresh"
+        )
 
 
 def expect(condition: Any, message: str) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tbviz import events
-from tbviz.exercises import Attempt, Incorrect, exercise, expect, tags
+from tbviz.exercises import Attempt, Incorrect, each_step_once, exercise, expect, tags
 
 LESSON = "03_histograms"
 
@@ -40,12 +40,7 @@ def _one_run(
 def _histograms(attempt: Attempt, run: Path, tag: str) -> list:
     """The histogram records of ``tag``, in step order, each step once, with finite sums."""
     logged = events.accumulator(run).Histograms(tag)
-    steps = [e.step for e in logged]
-    if len(set(steps)) != len(steps):
-        raise Incorrect(
-            f"histogram {tag!r} in run {attempt.name(run)} has some steps twice: the run was "
-            "written more than once. Delete it, or write it with logs.writer, which starts afresh"
-        )
+    each_step_once([e.step for e in logged], f"histogram {tag!r}", run, attempt.name(run))
     for event in logged:
         h = event.histogram_value
         if h.num <= 0 or not all(map(math.isfinite, (h.min, h.max, h.sum, h.sum_squares))):

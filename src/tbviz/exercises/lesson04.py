@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from tbviz import events
-from tbviz.exercises import Attempt, Incorrect, exercise, expect, tags
+from tbviz.exercises import Attempt, Incorrect, each_step_once, exercise, expect, tags
 
 LESSON = "04_images"
 
@@ -26,12 +26,7 @@ def _image_tags(run: Path) -> list[str]:
 def _images(attempt: Attempt, run: Path, tag: str) -> list[tuple[int, np.ndarray]]:
     """``(step, H x W x 3 pixels in [0, 1])`` of a tag, each step once."""
     logged = events.images(run, tag)
-    steps = [step for step, _ in logged]
-    if len(set(steps)) != len(steps):
-        raise Incorrect(
-            f"image {tag!r} in run {attempt.name(run)} has some steps twice: the run was written "
-            "more than once. Delete it, or write it with logs.writer, which starts afresh"
-        )
+    each_step_once([step for step, _ in logged], f"image {tag!r}", run, attempt.name(run))
     out = []
     for step, pixels in sorted(logged, key=lambda point: point[0]):
         pixels = pixels[..., None].repeat(3, axis=2) if pixels.ndim == 2 else pixels[..., :3]

@@ -134,10 +134,11 @@ def _embeddings(attempt: Attempt, runs: list[Path]) -> tuple[list[_Embedding], l
     return found, unlisted
 
 
-def _need_embeddings(attempt: Attempt, what: str) -> tuple[list[_Embedding], list[str]]:
-    """The embeddings of the exercise's runs and the unlisted ones (see :func:`_embeddings`);
-    :class:`NotAttempted` without runs, :class:`Incorrect` without a listed embedding."""
-    runs = attempt.need_runs(what)
+def _need_embeddings(
+    attempt: Attempt, runs: list[Path], holder: str
+) -> tuple[list[_Embedding], list[str]]:
+    """The embeddings of ``runs`` and the unlisted ones (see :func:`_embeddings`);
+    :class:`Incorrect` without a listed embedding, naming ``holder`` ("the run x holds")."""
     found, unlisted = _embeddings(attempt, runs)
     if not found:
         dropped = (
@@ -146,9 +147,8 @@ def _need_embeddings(attempt: Attempt, what: str) -> tuple[list[_Embedding], lis
             else ""
         )
         raise Incorrect(
-            f"the runs {attempt.where()} hold no embedding (no projector_config.pbtxt lists "
-            f"one{dropped}). Log it with logs.add_embedding(writer, features, ...) or "
-            "writer.add_embedding in a run named "
+            f"{holder} no embedding (no projector_config.pbtxt lists one{dropped}). Log it with "
+            "logs.add_embedding(writer, features, ...) or writer.add_embedding in a run named "
             f"{attempt.prefix}_<something>"
         )
     return found, unlisted
@@ -285,19 +285,7 @@ def two_columns(attempt: Attempt) -> str:
 
 def _two_columns_run(attempt: Attempt, run: Path) -> str:
     """Exercise 1 on one run's embeddings."""
-    found, unlisted = _embeddings(attempt, [run])
-    if not found:
-        dropped = (
-            f"; the files of {unlisted} are on disk, but no projector_config.pbtxt lists them"
-            if unlisted
-            else ""
-        )
-        raise Incorrect(
-            f"the run {attempt.name(run)} holds no embedding (no projector_config.pbtxt lists "
-            f"one{dropped}). Log it with logs.add_embedding(writer, features, ...) or "
-            "writer.add_embedding in a run named "
-            f"{attempt.prefix}_<something>"
-        )
+    found, _ = _need_embeddings(attempt, [run], f"the run {attempt.name(run)} holds")
     tables = [(embedding, *embedding.table()) for embedding in found]
     with_header = [t for t in tables if t[1] is not None]
     if not with_header:
@@ -418,7 +406,8 @@ def _two_columns_run(attempt: Attempt, run: Path) -> str:
     "features.",
 )
 def pixels_vs_learned(attempt: Attempt) -> str:
-    found, unlisted = _need_embeddings(attempt, "one run with a pixels and a learned embedding")
+    runs = attempt.need_runs("one run with a pixels and a learned embedding")
+    found, unlisted = _need_embeddings(attempt, runs, f"the runs {attempt.where()} hold")
     shapes = {embedding: embedding.columns() for embedding in found}
     pixels = [e for e in found if shapes[e] == PIXELS]
     learned = [e for e in found if shapes[e] != PIXELS]

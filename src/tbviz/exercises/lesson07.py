@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tbviz import events
-from tbviz.exercises import Attempt, Incorrect, exercise, expect
+from tbviz.exercises import Attempt, Incorrect, each_step_once, exercise, expect
 
 LESSON = "07_pr_curves"
 TEST_IMAGES = 10_000  # Fashion-MNIST's test split; the validation split has 5,000
@@ -89,12 +89,7 @@ def _curves(attempt: Attempt, runs: Iterable[Path]) -> list[_Curve]:
                 continue
             name = attempt.name(run)
             logged = acc.Tensors(tag)
-            steps = [event.step for event in logged]
-            expect(
-                len(set(steps)) == len(steps),
-                f"PR curve {tag!r} in run {name} has some steps twice: the run was written more "
-                "than once. Delete it, or write it with logs.writer, which starts afresh",
-            )
+            each_step_once([event.step for event in logged], f"PR curve {tag!r}", run, name)
             for event in logged:
                 table = np.asarray(tensor_util.make_ndarray(event.tensor_proto), dtype=float)
                 expect(

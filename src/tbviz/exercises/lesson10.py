@@ -46,9 +46,12 @@ def _fmt(settings: dict[str, Any]) -> str:
     return ", ".join(f"{k}={_show(v)}" for k, v in sorted(settings.items()))
 
 
-def _trials(attempt: Attempt, what: str) -> dict[Path, dict[str, Any]]:
+def _trials(
+    attempt: Attempt, what: str, key: str | None = None, advice: str = ""
+) -> dict[Path, dict[str, Any]]:
     """{run: hparams} of the attempt's runs that hold hparams; :class:`Incorrect` for hparams
-    in a time-stamped sub-run (``add_hparams`` without ``run_name="."``) or none at all."""
+    in a time-stamped sub-run (``add_hparams`` without ``run_name="."``), none at all, or a
+    trial whose hparams lack ``key``, if given (the message ends with ``advice``)."""
     runs = attempt.need_runs(what)
     found = {run: _hparams(run) for run in runs}
     stamped = [r for r, h in found.items() if h is not None and _STAMP.match(r.name)]
@@ -65,6 +68,8 @@ def _trials(attempt: Attempt, what: str) -> dict[Path, dict[str, Any]]:
         "being torch.utils.tensorboard's SummaryWriter (tensorboardX's cannot write hparams "
         "into the run itself)",
     )
+    without = [attempt.name(r) for r, h in trials.items() if key is not None and key not in h]
+    expect(not without, f"the hparams of {without[:3]} have no {key!r}: {advice}")
     return trials
 
 
@@ -122,13 +127,13 @@ def _final(attempt: Attempt, run: Path, metric: str, curve: str) -> float:
     "batch size 128); weight decay moves the accuracy by less than a point in one epoch.",
 )
 def weight_decay(attempt: Attempt) -> str:
-    trials = _trials(attempt, "one run per trial, each with add_hparams")
-    names = {run: attempt.name(run) for run in trials}
-    without = [names[r] for r, h in trials.items() if "weight_decay" not in h]
-    expect(
-        not without,
-        f"the hparams of {without[:3]} have no 'weight_decay': put it in every trial's hparam_dict",
+    trials = _trials(
+        attempt,
+        "one run per trial, each with add_hparams",
+        "weight_decay",
+        "put it in every trial's hparam_dict",
     )
+    names = {run: attempt.name(run) for run in trials}
     keys = {frozenset(h) for h in trials.values()}
     expect(
         len(keys) == 1,
@@ -271,14 +276,13 @@ def _matches(own: dict[str, Any], other: dict[str, Any]) -> bool:
     "lesson's top two are a tie.",
 )
 def seeds(attempt: Attempt) -> str:
-    trials = _trials(attempt, "one run per trial and seed with add_hparams, in ex3_seeds/")
-    names = {run: attempt.name(run) for run in trials}
-    without = [names[r] for r, h in trials.items() if "seed" not in h]
-    expect(
-        not without,
-        f"the hparams of {without[:3]} have no 'seed': put the seed in hparam_dict, so the "
-        "table says which repeat each row is",
+    trials = _trials(
+        attempt,
+        "one run per trial and seed with add_hparams, in ex3_seeds/",
+        "seed",
+        "put the seed in hparam_dict, so the table says which repeat each row is",
     )
+    names = {run: attempt.name(run) for run in trials}
     expect(
         all("lr" in h for h in trials.values()),
         "the trials' hparams need 'lr' to tell the two settings apart",
